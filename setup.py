@@ -1,0 +1,43 @@
+"""Packaging for keras_preact: every ResNet of He et al., "Identity Mappings in Deep
+Residual Networks" (ECCV 2016), as Keras 3 builders."""
+
+import pathlib
+import re
+
+from setuptools import find_packages, setup
+
+HERE = pathlib.Path(__file__).parent
+VERSION = re.search(
+    r'__version__ = "([^"]+)"', (HERE / "keras_preact" / "version.py").read_text()
+).group(1)
+
+setup(
+    name="keras_preact",
+    version=VERSION,
+    description=(
+        "Original and pre-activation ResNets (He et al., ECCV 2016) for Keras 3, "
+        "with pretrained weights on the Hugging Face Hub"
+    ),
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["keras_preact", "keras_preact.*"]),
+    include_package_data=True,
+    package_data={"keras_preact": ["*.json"]},
+    # Ranges are the ones exercised by .ci/run (keras 3.15, TF 2.21, hub 2.4).
+    install_requires=[
+        "keras>=3.10,<4",
+        "numpy>=1.26",
+        "huggingface-hub>=0.30,<3",
+    ],
+    extras_require={
+        "tf": ["tensorflow-cpu>=2.18,<2.22; platform_machine == 'x86_64'",
+               "tensorflow>=2.18,<2.22; platform_machine != 'x86_64'",
+               "tensorflow-datasets>=4.9,<5"],
+        "jax": ["jax>=0.4.30"],
+        "test": ["pytest>=8", "pytest-xdist>=3"],
+        "plots": ["matplotlib>=3.8"],
+    },
+    entry_points={"console_scripts": ["keras-preact=keras_preact.cli:main"]},
+)
