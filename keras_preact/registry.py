@@ -1,0 +1,370 @@
+"""The pretrained weights of the zoo, as data: one frozen `WeightsEntry` per
+(architecture, tag), e.g. "preact_resnet164.cifar10" (timm's `arch.tag` grammar), and the
+one exception family (`WeightsError`) of everything that resolves, downloads or publishes
+weights.
+
+An entry pins its file by Hub repo, 40-hex commit and sha256, and carries what is needed
+to use the weights without guessing (classes and their names, input size,
+preprocessing), what they achieve (measured top-1 error and the paper's figure) and how
+they were made (the exact training command). `keras_preact.publish` writes the same
+fields to the Hub repo as `keras_preact.json`, so a repo loaded by `hf://` id alone has
+them too.
+
+The registry is empty until the first weights are trained and published; every function
+here takes an optional `registry` mapping so that other registries (tests, forks) can
+be used.
+"""
+
+import dataclasses
+import re
+import types
+
+from keras_preact import labels as _labels
+
+_SHA1 = re.compile(r"[0-9a-f]{40}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_NAME = re.compile(r"[a-z0-9_]+\.[a-z0-9_]+")
+_REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+class WeightsError(ValueError):
+    """Base class of every error raised while resolving, verifying, loading or publishing
+    pretrained weights. Its message always says what to do next."""
+
+
+class UnknownWeightsError(WeightsError):
+    """The requested weights are not registered (unknown tag or model name)."""
+
+
+class WeightsNotFoundError(WeightsError):
+    """The repository, revision or file does not exist (or is not accessible with the
+    current token), or a local path does not exist.
+
+    Attributes:
+        missing: "repository", "revision", "file" or "path".
+    """
+
+    def __init__(self, message, missing="path"):
+        super().__init__(message)
+        self.missing = missing
+
+
+class WeightsUnavailableError(WeightsError):
+    """The weights are not in the local cache and the Hub cannot be used: offline mode
+    (HF_HUB_OFFLINE) or an unreachable endpoint, and no local copy to fall back to."""
+
+
+class ChecksumError(WeightsError):
+    """A weights file does not have the sha256 it is registered with: it is corrupted or
+    was tampered with, and is never loaded."""
+
+
+class IncompatibleWeightsError(WeightsError):
+    """A weights file (or its metadata) belongs to another architecture or head than the
+    model it is loaded into."""
+
+
+class PublishError(WeightsError):
+    """Publishing was refused (metrics or checksum do not match the registry entry) or
+    failed on the Hub."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Preprocessing:
+    """How raw RGB pixels in [0, 255] become the network's input:
+    `(x * scale - mean) / std`, per channel.
+
+    Attributes:
+        scale: multiplier applied first (1/255 maps pixels to [0, 1]).
+        mean: per-channel mean subtracted after scaling, or None for no centring.
+        std: per-channel divisor applied last, or None for no division.
+    """
+
+    scale: float = 1.0 / 255.0
+    mean: tuple | None = None
+    std: tuple | None = None
+
+    def __post_init__(self):
+        for field in ("mean", "std"):
+            value = getattr(self, field)
+            if value is not None:
+                object.__setattr__(self, field, tuple(float(v) for v in value))
+
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+    """One measured result of a weight set.
+
+    Attributes:
+        dataset: the dataset key, e.g. "cifar10".
+        split: the split it was measured on, e.g. "test".
+        top1_error: top-1 error in percent.
+    """
+
+    dataset: str
+    split: str
+    top1_error: float
+
+
+@dataclasses.dataclass(frozen=True)
+class PaperResult:
+    """The figure of the paper the weights reproduce, for comparison.
+
+    Attributes:
+        source: where the number is, e.g. "He et al. 2016, Table 3".
+        top1_error: the paper's top-1 error in percent.
+    """
+
+    source: str
+    top1_error: float
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsEntry:
+    """One published weight set of one architecture.
+
+    Attributes:
+        architecture: the canonical model name the weights fit, as
+            `keras_preact.model_name` gives it, e.g. "preact_resnet164".
+        tag: the weight set's tag, e.g. "cifar10" (`weights="cifar10"`).
+        repo_id: Hub repository, "owner/name".
+        revision: the 40-hex commit the file is pinned to (never a branch).
+        filename: the weights file in the repo, e.g. "model.weights.h5".
+        sha256: hex sha256 of that file; checked before every load.
+        file_size: size of that file in bytes.
+        num_params: parameters of the full model (with its classifier).
+        num_classes: classes of the classifier head.
+        label_names: one name per class, in label order.
+        input_size: (height, width) the weights were trained and measured at.
+        preprocessing: how raw pixels are normalised (`Preprocessing`).
+        metrics: measured results (`Metric`s).
+        recipe: the exact command that trained the weights.
+        paper: the paper's figure for the same network and dataset, if any.
+        dataset: the Hub dataset id for the model card, e.g. "uoft-cs/cifar10".
+        license: license of the weights (Hub license id).
+        description: one or two sentences for the model card.
+        model_args: `build_resnet` keyword arguments that rebuild the network when it is
+            not one of `list_models()` (e.g. {"depth": 8, "family": "cifar"}); empty for
+            zoo models, which `create_model(architecture)` builds.
+    """
+
+    architecture: str
+    tag: str
+    repo_id: str
+    revision: str
+    filename: str
+    sha256: str
+    file_size: int
+    num_params: int
+    num_classes: int
+    label_names: tuple
+    input_size: tuple
+    preprocessing: Preprocessing
+    metrics: tuple
+    recipe: str
+    paper: PaperResult | None = None
+    dataset: str = ""
+    license: str = "apache-2.0"
+    description: str = ""
+    model_args: types.MappingProxyType = dataclasses.field(
+        default_factory=dict, hash=False, compare=False
+    )
+
+    def __post_init__(self):
+        object.__setattr__(self, "label_names", tuple(self.label_names))
+        object.__setattr__(self, "input_size", tuple(self.input_size))
+        object.__setattr__(self, "metrics", tuple(self.metrics))
+        object.__setattr__(self, "model_args", types.MappingProxyType(dict(self.model_args)))
+
+    @property
+    def name(self):
+        """The entry's key, "architecture.tag"."""
+        return f"{self.architecture}.{self.tag}"
+
+    def to_dict(self):
+        """The entry as JSON-ready data (the content of a repo's `keras_preact.json`)."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["preprocessing"] = dataclasses.asdict(self.preprocessing)
+        data["metrics"] = [dataclasses.asdict(m) for m in self.metrics]
+        data["paper"] = None if self.paper is None else dataclasses.asdict(self.paper)
+        data["model_args"] = dict(self.model_args)
+        data["label_names"] = list(self.label_names)
+        data["input_size"] = list(self.input_size)
+        data["name"] = self.name
+        return data
+
+    @classmethod
+    def from_dict(cls, data):
+        """Rebuilds an entry from `to_dict` output (unknown keys are ignored).
+
+        Raises:
+            WeightsError: a required field is missing or malformed.
+        """
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in fields}
+        try:
+            values["preprocessing"] = Preprocessing(**values.get("preprocessing", {}))
+            values["metrics"] = tuple(Metric(**m) for m in values.get("metrics", ()))
+            if values.get("paper") is not None:
+                values["paper"] = PaperResult(**values["paper"])
+            return cls(**values)
+        except TypeError as error:
+            raise WeightsError(f"Malformed weights metadata: {error}.") from None
+
+
+def labels_for(dataset):
+    """The shipped class names of `dataset` ("cifar10", "cifar100"), for writing entries."""
+    return _labels.get_labels(dataset)
+
+
+# The published weights, keyed by "architecture.tag". Entries are added when a weight set
+# has been trained, measured and published (scripts/publish_weights.py prints the commit
+# to pin); tests/test_registry.py checks each of them against the model it names.
+WEIGHTS = {}
+
+
+def _registry(registry):
+    return WEIGHTS if registry is None else registry
+
+
+def list_pretrained(architecture=None, *, registry=None):
+    """Names ("architecture.tag") of the registered weight sets, sorted.
+
+    Args:
+        architecture: only those of this canonical model name, e.g. "preact_resnet164".
+        registry: a mapping name -> `WeightsEntry` to use instead of `WEIGHTS`.
+    """
+    entries = _registry(registry).values()
+    return sorted(e.name for e in entries if architecture in (None, e.architecture))
+
+
+def get_weights_entry(name, *, registry=None):
+    """The registered entry called `name`, e.g. "preact_resnet164.cifar10".
+
+    Args:
+        name: "architecture.tag".
+        registry: a mapping name -> `WeightsEntry` to use instead of `WEIGHTS`.
+
+    Raises:
+        UnknownWeightsError: no such entry (the message lists the registered ones).
+    """
+    entries = _registry(registry)
+    if name in entries:
+        return entries[name]
+    known = ", ".join(sorted(entries)) or "none yet"
+    raise UnknownWeightsError(
+        f"No pretrained weights named {name!r}. Registered: {known}. "
+        "See keras_preact.list_models(pretrained=True)."
+    )
+
+
+def find_weights(architecture, tag, *, registry=None):
+    """The entry of `architecture` tagged `tag` (what `weights="cifar10"` means).
+
+    Args:
+        architecture: canonical model name, e.g. "preact_resnet164".
+        tag: e.g. "cifar10".
+        registry: a mapping name -> `WeightsEntry` to use instead of `WEIGHTS`.
+
+    Raises:
+        UnknownWeightsError: no weights with that tag for that architecture; the message
+            lists the tags the architecture has, and the other ways to pass weights.
+    """
+    entries = _registry(registry)
+    for entry in entries.values():
+        if entry.architecture == architecture and entry.tag == tag:
+            return entry
+    tags = sorted(e.tag for e in entries.values() if e.architecture == architecture)
+    available = (
+        f"available tags for {architecture}: {', '.join(map(repr, tags))}"
+        if tags
+        else f"{architecture} has no pretrained weights yet"
+    )
+    raise UnknownWeightsError(
+        f"Unknown weights {tag!r} for {architecture}; {available}. "
+        "weights= also takes None (random init), a path to a .weights.h5 file, or "
+        "'hf://owner/repo[@revision]'. All registered weights: "
+        "keras_preact.list_models(pretrained=True)."
+    )
+
+
+def build_model(entry, **kwargs):
+    """Builds the full network `entry` names, with its classifier and input size.
+
+    Args:
+        entry: a `WeightsEntry`.
+        **kwargs: more `build_resnet` arguments (e.g. `weights=`).
+
+    Returns:
+        A `keras.Model`.
+    """
+    import keras_preact
+
+    kwargs = {
+        "classes": entry.num_classes,
+        "input_shape": (*entry.input_size, 3),
+        **kwargs,
+    }
+    if entry.model_args:
+        return keras_preact.build_resnet(**entry.model_args, **kwargs)
+    return keras_preact.create_model(entry.architecture, **kwargs)
+
+
+def validate_entry(entry, model=None, *, pinned=True):
+    """Checks an entry for consistency, and against the model it names.
+
+    Args:
+        entry: a `WeightsEntry`.
+        model: the built network (`build_model(entry)`), to compare the parameter count,
+            the classifier size, the input size and the model name; None checks the
+            entry alone.
+        pinned: require `revision` to be a commit sha (False before publishing, when the
+            commit does not exist yet).
+
+    Returns:
+        A list of problems, empty when the entry is valid.
+    """
+    problems = []
+
+    def check(ok, message):
+        if not ok:
+            problems.append(f"{entry.name}: {message}")
+
+    check(bool(_NAME.fullmatch(entry.name)), "name must be 'architecture.tag' in [a-z0-9_]")
+    check(bool(_REPO_ID.fullmatch(entry.repo_id)), f"repo_id {entry.repo_id!r} is not owner/name")
+    check(not pinned or bool(_SHA1.fullmatch(entry.revision)),
+          f"revision {entry.revision!r} must be a 40-hex commit sha, not a branch or tag")
+    check(bool(_SHA256.fullmatch(entry.sha256)), "sha256 must be 64 lowercase hex digits")
+    check(entry.filename.endswith(".weights.h5"), "filename must end in .weights.h5")
+    check(entry.file_size > 0, "file_size must be positive")
+    check(entry.num_params > 0, "num_params must be positive")
+    check(len(entry.label_names) == entry.num_classes,
+          f"{len(entry.label_names)} label names for {entry.num_classes} classes")
+    check(len(set(entry.label_names)) == len(entry.label_names), "label names repeat")
+    dataset = entry.metrics[0].dataset if entry.metrics else None
+    shipped = _labels.DATASET_LABELS.get(dataset)
+    check(shipped is None or entry.label_names == shipped,
+          f"label names differ from the shipped {dataset} names (keras_preact.labels)")
+    check(len(entry.input_size) == 2 and all(s > 0 for s in entry.input_size),
+          "input_size must be (height, width)")
+    pre = entry.preprocessing
+    for field in ("mean", "std"):
+        value = getattr(pre, field)
+        check(value is None or len(value) == 3, f"preprocessing.{field} needs 3 channels")
+    check(pre.std is None or all(s > 0 for s in pre.std), "preprocessing.std must be > 0")
+    check(bool(entry.metrics), "no measured metrics")
+    for metric in entry.metrics:
+        check(0 <= metric.top1_error <= 100, f"top1_error {metric.top1_error} is not a percentage")
+        check(bool(metric.dataset and metric.split), "a metric needs a dataset and a split")
+    check(bool(entry.recipe.strip()), "no training recipe")
+    if model is not None:
+        check(model.name == entry.architecture,
+              f"builds {model.name!r}, not {entry.architecture!r}")
+        check(model.count_params() == entry.num_params,
+              f"num_params {entry.num_params} but the model has {model.count_params()}")
+        classes = model.outputs[0].shape[-1]
+        check(classes == entry.num_classes,
+              f"num_classes {entry.num_classes} but the model's head has {classes}")
+        size = tuple(model.inputs[0].shape[1:3])
+        check(size == entry.input_size, f"input_size {entry.input_size} but the model takes {size}")
+    return problems

@@ -1,0 +1,1 @@
+"""Test doubles of remote services (the Hugging Face Hub) for hermetic tests."""

@@ -1,0 +1,133 @@
+"""The weights registry: schema checks of every shipped entry against the model it names,
+the checker itself proven on good and bad entries, lookups and their errors, labels."""
+
+import dataclasses
+
+import pytest
+
+import keras_preact
+from keras_preact import labels, registry
+from keras_preact.registry import UnknownWeightsError, WeightsEntry, WeightsError
+
+from hub import tiny_weights as tw
+
+
+def test_every_shipped_entry_matches_the_model_it_names():
+    """Vacuous while the registry is empty; bites as soon as entries land."""
+    for name, entry in registry.WEIGHTS.items():
+        assert name == entry.name
+        model = registry.build_model(entry)
+        assert registry.validate_entry(entry, model) == [], name
+
+
+@pytest.fixture(scope="module")
+def good(tiny_weights):
+    return tw.entry(tiny_weights.path, num_params=tiny_weights.num_params)
+
+
+@pytest.fixture(scope="module")
+def good_model(good):
+    return registry.build_model(good)
+
+
+def test_schema_check_accepts_a_consistent_entry(good, good_model):
+    assert good_model.name == good.architecture
+    assert registry.validate_entry(good, good_model) == []
+
+
+@pytest.mark.parametrize(
+    "change, complaint",
+    [
+        (dict(num_params=1), "num_params"),
+        (dict(label_names=labels.CIFAR10_LABELS[:9]), "label names"),
+        (dict(label_names=tuple(reversed(labels.CIFAR10_LABELS))), "shipped cifar10"),
+        (dict(revision="main"), "40-hex"),
+        (dict(sha256="abc"), "sha256"),
+        (dict(repo_id="no-owner"), "owner/name"),
+        (dict(filename="model.h5"), ".weights.h5"),
+        (dict(input_size=(64, 64)), "input_size"),
+        (dict(architecture="preact_resnet20"), "builds"),
+        (dict(metrics=()), "metrics"),
+        (dict(recipe=" "), "recipe"),
+    ],
+)
+def test_schema_check_rejects_a_bad_entry(good, good_model, change, complaint):
+    bad = dataclasses.replace(good, **change)
+    problems = registry.validate_entry(bad, good_model)
+    assert problems and any(complaint in p for p in problems), problems
+
+
+def test_schema_check_compares_the_built_models_head(good):
+    """The class count is checked against the built model's classifier."""
+    wrong_head = dataclasses.replace(good, num_classes=100, label_names=labels.CIFAR100_LABELS)
+    model = registry.build_model(good)  # 10 classes
+    assert any("num_classes" in p for p in registry.validate_entry(wrong_head, model))
+
+
+def test_unpinned_entry_passes_only_when_pinning_is_not_required(good):
+    draft = dataclasses.replace(good, revision="")
+    assert registry.validate_entry(draft, pinned=False) == []
+    assert registry.validate_entry(draft) != []
+
+
+def test_entry_round_trips_through_json_data(good):
+    import json
+
+    data = json.loads(json.dumps(good.to_dict()))
+    assert data["name"] == "preact_resnet8_basic.cifar10"
+    assert WeightsEntry.from_dict(data) == good
+    assert dict(WeightsEntry.from_dict(data).model_args) == {"depth": 8, "family": "cifar"}
+
+
+def test_malformed_metadata_is_a_weights_error(good):
+    data = good.to_dict()
+    del data["sha256"]
+    with pytest.raises(WeightsError, match="Malformed"):
+        WeightsEntry.from_dict(data)
+
+
+def test_lookups_and_list_models(good, monkeypatch):
+    monkeypatch.setattr(registry, "WEIGHTS", {good.name: good})
+    assert keras_preact.list_models(pretrained=True) == [good.name]
+    assert registry.list_pretrained(tw.ARCH) == [good.name]
+    assert registry.list_pretrained("preact_resnet164") == []
+    assert registry.get_weights_entry(good.name) is good
+    assert registry.find_weights(tw.ARCH, "cifar10") is good
+
+
+def test_injected_registry_is_used_instead_of_the_packages(good):
+    mine = {good.name: good}
+    assert registry.list_pretrained(registry=mine) == [good.name]
+    assert registry.find_weights(tw.ARCH, "cifar10", registry=mine) is good
+    assert registry.list_pretrained() == sorted(registry.WEIGHTS)
+
+
+def test_unknown_tag_lists_the_architectures_tags(good):
+    mine = {good.name: good}
+    with pytest.raises(UnknownWeightsError) as info:
+        registry.find_weights(tw.ARCH, "imagenet", registry=mine)
+    message = str(info.value)
+    assert "'cifar10'" in message and tw.ARCH in message
+    assert "hf://owner/repo" in message and ".weights.h5" in message
+    with pytest.raises(UnknownWeightsError, match="has no pretrained weights yet"):
+        registry.find_weights("preact_resnet1001", "cifar10", registry=mine)
+    with pytest.raises(UnknownWeightsError, match=good.name):
+        registry.get_weights_entry("preact_resnet8_basic.cifar100", registry=mine)
+
+
+def test_weights_errors_are_value_errors():
+    for cls in (registry.UnknownWeightsError, registry.WeightsNotFoundError,
+                registry.WeightsUnavailableError, registry.ChecksumError,
+                registry.IncompatibleWeightsError, registry.PublishError):
+        assert issubclass(cls, WeightsError) and issubclass(cls, ValueError)
+
+
+def test_shipped_labels():
+    assert labels.CIFAR10_LABELS[:3] == ("airplane", "automobile", "bird")
+    assert len(labels.CIFAR10_LABELS) == 10
+    assert len(set(labels.CIFAR100_LABELS)) == 100
+    # CIFAR-100's fine label names are in alphabetical order in the dataset's meta file.
+    assert list(labels.CIFAR100_LABELS) == sorted(labels.CIFAR100_LABELS)
+    assert labels.get_labels("cifar100")[0] == "apple"
+    with pytest.raises(ValueError, match="cifar10, cifar100"):
+        labels.get_labels("svhn")
