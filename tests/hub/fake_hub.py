@@ -96,12 +96,14 @@ class FakeHub:
     Attributes:
         endpoint: "http://127.0.0.1:<port>" once started.
         requests: every request received, as "METHOD /path" strings (no query).
+        user_agents: the User-Agent header of each request, in the same order.
     """
 
     def __init__(self):
         self.repos = {}
         self.lfs_objects = {}
         self.requests = []
+        self.user_agents = []
         self.endpoint = None
         self._lock = threading.RLock()
         self._server = None
@@ -134,6 +136,7 @@ class FakeHub:
             self.repos.clear()
             self.lfs_objects.clear()
             self.requests.clear()
+            self.user_agents.clear()
 
     # State changes, shared by the HTTP routes and the test helpers.
 
@@ -254,6 +257,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         self.query = urllib.parse.parse_qs(url.query)
         self.fake.requests.append(f"{method} {url.path}")
+        self.fake.user_agents.append(self.headers.get("User-Agent", ""))
         body = self._read_body()
         for verb, pattern, handler in self._ROUTES:
             match = re.fullmatch(pattern, url.path)
