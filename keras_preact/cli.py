@@ -1,0 +1,46 @@
+"""The `keras-preact` command line (also `python -m keras_preact`): one subcommand per
+module of `keras_preact.commands`, each with `add_arguments(parser)` and `run(args)`."""
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = ("summary", "train", "evaluate", "finetune", "export", "publish")
+
+
+def _list(args):
+    from keras_preact.model import list_models
+
+    print("\n".join(list_models(pretrained=args.pretrained)))
+    return 0
+
+
+def build_parser():
+    """The argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="keras-preact",
+        description="Original and pre-activation ResNets of He et al. (ECCV 2016) for Keras 3.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    listing = sub.add_parser("list", help="list the zoo's models")
+    listing.add_argument("--pretrained", action="store_true",
+                         help="list the published weight sets instead")
+    listing.set_defaults(run=_list)
+    for name in COMMANDS:
+        module = importlib.import_module(f"keras_preact.commands.{name}")
+        doc = (module.__doc__ or "").strip().splitlines()
+        command = sub.add_parser(name, help=doc[0] if doc else None, description=module.__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv=None):
+    """Runs the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
