@@ -1,0 +1,173 @@
+"""Keras callbacks of the training command: divergence guard, time budget, run log.
+
+All three are backend-neutral (no TensorFlow import) and keep their findings as
+attributes for the final summary.
+"""
+
+import csv
+import json
+import math
+import pathlib
+import time
+
+import keras
+
+
+def _float(value):
+    try:
+        return float(keras.ops.convert_to_numpy(value))
+    except (TypeError, ValueError):
+        return None
+
+
+class NanGuard(keras.callbacks.Callback):
+    """Stops training at the first non-finite training loss.
+
+    `diverged` is then `{"epoch", "batch", "loss"}` (1-based epoch); an
+    `EpochCheckpoint` given this guard skips saving, so the last good checkpoint stays.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.diverged = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Remembers the epoch for the report."""
+        self._epoch = epoch
+
+    def _check(self, batch, logs):
+        loss = _float((logs or {}).get("loss", 0.0))
+        if loss is not None and not math.isfinite(loss) and self.diverged is None:
+            self.diverged = {"epoch": self._epoch + 1, "batch": batch, "loss": str(loss)}
+            self.model.stop_training = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        """Checks the running training loss."""
+        self._check(batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Checks the epoch's training loss (before any checkpoint is written)."""
+        self._check(None, logs)
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops after the last whole epoch that fits in `budget_s` seconds from `start`.
+
+    After each epoch the next one is estimated as the slowest epoch seen so far
+    excluding the first (which includes compilation) unless it is the only one, plus
+    5%, plus a reserve for the final evaluation (1.5x the last validation pass, at
+    least `reserve_s`). If that does not fit in what is left, training stops;
+    `stopped_after` is then the number of epochs completed.
+
+    Args:
+        budget_s: total seconds allowed, counted from `start`.
+        start: `time.monotonic()` at the start of the run (data loading included).
+        reserve_s: minimum seconds kept for the final evaluation and writing results.
+    """
+
+    def __init__(self, budget_s, start, reserve_s=5.0):
+        super().__init__()
+        self.budget_s = float(budget_s)
+        self.start = start
+        self.reserve_s = float(reserve_s)
+        self.durations = []
+        self.validation_s = 0.0
+        self.stopped_after = None
+        self._begin = None
+        self._test_begin = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Starts the epoch clock."""
+        self._begin = time.monotonic()
+
+    def on_test_begin(self, logs=None):
+        """Starts the validation clock."""
+        self._test_begin = time.monotonic()
+
+    def on_test_end(self, logs=None):
+        """Records the validation time."""
+        if self._test_begin is not None:
+            self.validation_s = time.monotonic() - self._test_begin
+
+    def next_epoch_estimate(self):
+        """Seconds the next epoch is expected to take."""
+        recent = self.durations[1:] or self.durations
+        return 1.05 * max(recent) if recent else 0.0
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Stops training if another epoch would overrun the budget."""
+        self.durations.append(time.monotonic() - self._begin)
+        left = self.budget_s - (time.monotonic() - self.start)
+        reserve = max(self.reserve_s, 1.5 * self.validation_s)
+        if self.next_epoch_estimate() + reserve > left:
+            self.stopped_after = epoch + 1
+            self.model.stop_training = True
+
+
+class RunLog(keras.callbacks.Callback):
+    """Per-epoch history with timings, written to `history.json` and `history.csv`.
+
+    Each row holds the epoch (1-based), Keras' logs (loss, accuracy, val_*), the
+    learning rate at the start of the epoch, seconds for the epoch, its training and its
+    validation part, and training images/second. Rows of earlier sessions (`history`,
+    from a checkpoint) are kept, so a resumed run has one continuous history.
+
+    Args:
+        output: folder for the files.
+        images_per_epoch: training images per epoch (steps x global batch).
+        history: rows of earlier sessions.
+    """
+
+    def __init__(self, output, images_per_epoch, history=None):
+        super().__init__()
+        self.output = pathlib.Path(output)
+        self.images_per_epoch = images_per_epoch
+        self.rows = list(history or [])
+        self.session_rows = []
+        self._begin = None
+        self._lr = None
+        self._test_begin = None
+        self._validation_s = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Starts the clocks and reads the learning rate."""
+        self._begin = time.monotonic()
+        self._validation_s = 0.0
+        self._lr = _float(self.model.optimizer.learning_rate)
+
+    def on_test_begin(self, logs=None):
+        """Starts the validation clock."""
+        self._test_begin = time.monotonic()
+
+    def on_test_end(self, logs=None):
+        """Adds the validation time to the epoch's."""
+        if self._test_begin is not None and self._begin is not None:
+            self._validation_s += time.monotonic() - self._test_begin
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Appends the epoch's row and rewrites both files."""
+        seconds = time.monotonic() - self._begin
+        train_s = max(seconds - self._validation_s, 1e-9)
+        row = {"epoch": epoch + 1}
+        row.update({k: _float(v) for k, v in (logs or {}).items()})
+        row.update({"lr": self._lr, "epoch_seconds": round(seconds, 3),
+                    "train_seconds": round(train_s, 3),
+                    "val_seconds": round(self._validation_s, 3),
+                    "images_per_second": round(self.images_per_epoch / train_s, 2)})
+        self.rows.append(row)
+        self.session_rows.append(row)
+        self.write()
+
+    def write(self):
+        """Writes `history.json` and `history.csv` from the rows."""
+        self.output.mkdir(parents=True, exist_ok=True)
+        (self.output / "history.json").write_text(json.dumps(self.rows, indent=1))
+        columns = list(dict.fromkeys(k for row in self.rows for k in row))
+        with open(self.output / "history.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, columns)
+            writer.writeheader()
+            writer.writerows(self.rows)
+
+
+__all__ = ["NanGuard", "RunLog", "TimeBudget"]

@@ -1,0 +1,211 @@
+"""Where a training run executes: one device, all local devices, or several workers.
+
+`resolve_distribution` turns the `--strategy` choice into a `Distribution` for the
+active Keras backend:
+
+| strategy      | TensorFlow backend                       | JAX backend                          |
+|---------------|------------------------------------------|--------------------------------------|
+| default       | the default `tf.distribute` strategy     | no distribution (one device)         |
+| mirrored      | `tf.distribute.MirroredStrategy`         | `keras.distribution.DataParallel`    |
+| multiworker   | `MultiWorkerMirroredStrategy` (TF_CONFIG; experimental with Keras 3) | not supported |
+
+Build, compile and fit inside `Distribution.scope()`. The batch size given to the
+pipelines is the global batch; each replica sees `batch / num_replicas` examples.
+TensorFlow is imported only on the TensorFlow backend.
+"""
+
+import contextlib
+import dataclasses
+import json
+import os
+import warnings
+
+import keras
+
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+@dataclasses.dataclass
+class Distribution:
+    """A resolved distribution strategy.
+
+    Attributes:
+        name: the `--strategy` value.
+        backend: the Keras backend.
+        num_replicas: replicas a global batch is split over.
+        devices: device names used.
+        strategy: the `tf.distribute.Strategy` (TensorFlow backend), else None.
+        distribution: the `keras.distribution.Distribution` (JAX), else None.
+        is_chief: whether this process writes checkpoints and reports.
+    """
+
+    name: str
+    backend: str
+    num_replicas: int
+    devices: list
+    strategy: object = None
+    distribution: object = None
+    is_chief: bool = True
+
+    def scope(self):
+        """The context to build, compile and fit in."""
+        if self.strategy is not None:
+            return self.strategy.scope()
+        if self.distribution is not None:
+            return self.distribution.scope()
+        return contextlib.nullcontext()
+
+    def describe(self):
+        """JSON-ready description for summaries."""
+        return {"strategy": self.name, "backend": self.backend,
+                "num_replicas": self.num_replicas, "devices": list(self.devices)}
+
+
+def _tf_config_is_chief():
+    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    task = config.get("task", {})
+    if task.get("type") == "chief":
+        return True
+    has_chief = "chief" in config.get("cluster", {})
+    return task.get("type", "worker") == "worker" and task.get("index", 0) == 0 and not has_chief
+
+
+def _resolve_tensorflow(name, devices):
+    import tensorflow as tf
+
+    if name == "default":
+        strategy = tf.distribute.get_strategy()
+        return Distribution(name, "tensorflow", 1, ["default"], strategy=strategy)
+    if name == "mirrored":
+        strategy = tf.distribute.MirroredStrategy(devices=devices or None)
+        return Distribution(name, "tensorflow", strategy.num_replicas_in_sync,
+                            list(strategy.extended.worker_devices), strategy=strategy)
+    warnings.warn(
+        "--strategy multiworker is experimental: whether Keras 3 fully supports "
+        "MultiWorkerMirroredStrategy is an open question (keras-team/keras#20585). "
+        "Every worker must run the same command with its own TF_CONFIG.", stacklevel=3)
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    return Distribution(name, "tensorflow", strategy.num_replicas_in_sync,
+                        list(strategy.extended.worker_devices), strategy=strategy,
+                        is_chief=_tf_config_is_chief())
+
+
+def _resolve_jax(name, devices):
+    if name == "default":
+        return Distribution(name, "jax", 1, [str(keras.distribution.list_devices()[0])])
+    if name == "multiworker":
+        raise ValueError(
+            "--strategy multiworker is a tf.distribute strategy (TensorFlow backend). On "
+            "JAX use --strategy mirrored, i.e. keras.distribution.DataParallel over this "
+            "host's devices.")
+    devices = list(devices or keras.distribution.list_devices())
+    distribution = keras.distribution.DataParallel(devices=devices)
+    return Distribution(name, "jax", len(devices), [str(d) for d in devices],
+                        distribution=distribution)
+
+
+def resolve_distribution(strategy="default", devices=None, sync_bn=False):
+    """The `Distribution` for a `--strategy` value on the active backend.
+
+    Args:
+        strategy: one of `STRATEGIES`.
+        devices: device names for "mirrored" (TF "GPU:0", JAX "gpu:0"); default all.
+        sync_bn: whether synchronized batch normalisation is requested (checked here:
+            TensorFlow only).
+
+    Raises:
+        ValueError: an unknown strategy, or one (or sync_bn) the backend cannot do.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"--strategy must be one of {STRATEGIES}, got {strategy!r}.")
+    backend = keras.backend.backend()
+    if sync_bn and backend != "tensorflow":
+        raise ValueError(
+            f"--sync-bn needs the TensorFlow backend (Keras implements synchronized "
+            f"BatchNormalization with tf.distribute only); this run uses {backend!r}. "
+            "Drop --sync-bn (BN statistics are then per replica).")
+    if backend == "tensorflow":
+        return _resolve_tensorflow(strategy, devices)
+    if backend == "jax":
+        return _resolve_jax(strategy, devices)
+    if strategy != "default":
+        raise ValueError(f"--strategy {strategy} is not available on the {backend!r} "
+                         "backend; use the TensorFlow or JAX backend.")
+    return Distribution(strategy, backend, 1, ["default"])
+
+
+def accelerator():
+    """The kind of the first accelerator: "gpu", "tpu" or "cpu", without importing
+    TensorFlow on other backends."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        platform = jax.devices()[0].platform
+        return platform if platform in ("gpu", "tpu") else "cpu"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if tf.config.list_logical_devices("TPU"):
+            return "tpu"
+        return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+    if backend == "torch":
+        import torch
+
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    return "cpu"
+
+
+def supports_bfloat16():
+    """Whether bf16 compute is native here: TPUs and GPUs of compute capability >= 8."""
+    kind = accelerator()
+    if kind == "tpu":
+        return True
+    if kind != "gpu":
+        return False
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            capability = getattr(jax.devices()[0], "compute_capability", "0")
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            gpu = tf.config.list_physical_devices("GPU")[0]
+            capability = tf.config.experimental.get_device_details(gpu).get(
+                "compute_capability", (0, 0))
+            capability = f"{capability[0]}.{capability[1]}"
+        else:
+            import torch
+
+            capability = "%d.%d" % torch.cuda.get_device_capability()
+        return float(str(capability)) >= 8.0
+    except (ImportError, RuntimeError, ValueError, IndexError):
+        return False
+
+
+def device_names():
+    """Human-readable names of the devices Keras will use."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return [f"{d.platform}:{d.id} {getattr(d, 'device_kind', '')}".strip()
+                for d in jax.devices()]
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        names = []
+        for device in tf.config.list_physical_devices():
+            if device.device_type in ("GPU", "TPU"):
+                details = tf.config.experimental.get_device_details(device)
+                names.append(f"{device.name} {details.get('device_name', '')}".strip())
+            else:
+                names.append(device.name)
+        return names
+    return [backend]
+
+
+__all__ = ["Distribution", "STRATEGIES", "accelerator", "device_names",
+           "resolve_distribution", "supports_bfloat16"]

@@ -1,0 +1,134 @@
+"""What a run reports about itself: hardware, code version, command line, JSON files and
+the training-curve plot. Nothing here imports TensorFlow."""
+
+import json
+import os
+import pathlib
+import platform
+import shlex
+import subprocess
+import sys
+
+import keras
+
+from keras_preact.version import __version__
+
+
+def _cpu_model():
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gib():
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        return round(pages / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def hardware_info(devices=None):
+    """The machine and software a run used, as JSON-ready data.
+
+    Args:
+        devices: device names (e.g. `distribute.device_names()`).
+    """
+    info = {
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "memory_gib": _memory_gib(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "keras_backend": keras.backend.backend(),
+        "keras_preact": __version__,
+        "devices": list(devices or []),
+    }
+    for module in ("tensorflow", "jax", "torch"):
+        if module in sys.modules:
+            info[module] = getattr(sys.modules[module], "__version__", "unknown")
+    return info
+
+
+def git_info(path=None):
+    """`{"commit", "dirty"}` of the git checkout holding `path` (default: this package),
+    or None values outside a checkout."""
+    cwd = pathlib.Path(path or __file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                cwd=cwd, capture_output=True, text=True, timeout=10,
+                                check=True).stdout.strip()
+        return {"commit": commit, "dirty": bool(status)}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def command_line():
+    """The exact command that started this process (interpreter and flags included)."""
+    argv = getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv]
+    environment = [f"{k}={os.environ[k]}" for k in ("KERAS_BACKEND",) if k in os.environ]
+    return shlex.join(environment + list(argv))
+
+
+def write_json(path, data):
+    """Writes `data` as indented JSON atomically (temporary file + rename)."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=str))
+    tmp.replace(path)
+
+
+def plot_history(rows, path, title=""):
+    """Draws loss, error and learning-rate curves of history rows into a PNG.
+
+    Returns:
+        The path written, or None when matplotlib is not installed.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib import pyplot
+    except ImportError:
+        return None
+    epochs = [row["epoch"] for row in rows]
+
+    def series(key, transform=lambda v: v):
+        return [transform(row[key]) if row.get(key) is not None else float("nan")
+                for row in rows]
+
+    error = lambda v: 100.0 * (1.0 - v)  # noqa: E731
+    figure, axes = pyplot.subplots(1, 3, figsize=(15, 4))
+    axes[0].plot(epochs, series("loss"), label="train")
+    if any(row.get("val_loss") is not None for row in rows):
+        axes[0].plot(epochs, series("val_loss"), label="test")
+    axes[0].set_ylabel("loss")
+    axes[1].plot(epochs, series("accuracy", error), label="train (augmented)")
+    if any(row.get("val_accuracy") is not None for row in rows):
+        axes[1].plot(epochs, series("val_accuracy", error), label="test")
+    axes[1].set_ylabel("top-1 error (%)")
+    axes[2].plot(epochs, series("lr"))
+    axes[2].set_ylabel("learning rate (start of epoch)")
+    axes[2].set_yscale("log")
+    for axis in axes:
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3)
+    axes[0].legend()
+    axes[1].legend()
+    figure.suptitle(title)
+    figure.tight_layout()
+    path = pathlib.Path(path)
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)
+    return path
+
+
+__all__ = ["command_line", "git_info", "hardware_info", "plot_history", "write_json"]

@@ -1,0 +1,438 @@
+"""Training a zoo network with a recipe, on any Keras backend, resumably.
+
+`train(TrainConfig(...))` loads the data (`keras_preact.data`), resolves the recipe
+(`keras_preact.recipes`) and the distribution (`keras_preact.distribute`), then builds,
+compiles and fits inside the distribution scope, checkpointing every epoch
+(`keras_preact.checkpointing`), and finally evaluates on the held-out split and writes
+its results into the output folder:
+
+    checkpoint/            resumable state (see `Checkpoint`)
+    model.weights.h5       final weights (load with `build_resnet(..., weights=path)`)
+    model.json             how to rebuild the model and feed it (normalisation, classes)
+    history.json/.csv      one row per epoch
+    summary.json           final test error, speed, hardware, command, git commit
+    curves.png             loss / error / learning-rate curves (needs matplotlib)
+    tensorboard/           TensorBoard logs (TensorFlow backend with tensorboard installed)
+
+The model is trained on logits (`classifier_activation=None`, cross-entropy with
+`from_logits=True`, optional label smoothing); its weights are those of the default
+softmax model. Labels are one-hot in both pipelines.
+"""
+
+import dataclasses
+import datetime
+import importlib.util
+import os
+import pathlib
+import random
+import sys
+import time
+
+import keras
+import numpy as np
+
+from keras_preact import callbacks as run_callbacks
+from keras_preact import data as data_lib
+from keras_preact import distribute, evaluation, pipelines, recipes, reporting
+from keras_preact.checkpointing import Checkpoint, EpochCheckpoint
+
+# Fields that may differ between a run and its --resume; all others must match.
+RUNTIME_FIELDS = ("resume", "time_budget", "strategy", "devices", "verbose", "workers",
+                  "steps_per_execution", "tensorboard", "output")
+PIPELINES = ("auto", "tf", "numpy")
+MODEL_FIELDS = ("family", "block", "placement", "shortcut", "downsample", "stride_at")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a training run depends on; `commands/train.py` maps flags onto it.
+
+    Model: `model` (a zoo name such as "preact_resnet164") or `depth` with `family`,
+    `block`, `placement`, `shortcut`, `downsample`, `stride_at` (None: the builder's
+    default) and `model_options` (shortcut options such as `gate_bias_init`);
+    `init_weights` starts from a weights path or tag.
+
+    Data: `data` (a tensorflow-datasets name or a `split/class/*.jpg` folder),
+    `data_dir`/`download` (tensorflow-datasets), `train_split`, `eval_split` (default:
+    test or validation), `image_size`, `normalization` ("auto", "cifar10", "cifar100",
+    "imagenet" or "computed" from the training images), `limit_train`/`limit_test`
+    (seeded subsets for quick runs), `cache_dir` (`.npy` cache of decoded folders),
+    `pipeline` ("auto": tf.data on TensorFlow, numpy elsewhere).
+
+    Recipe: `recipe` ("paper" or "fast") and `overrides` (any `Recipe` field).
+
+    Runtime: `seed`, `strategy`/`devices`/`sync_bn` (`distribute.resolve_distribution`),
+    `resume`, `time_budget` (seconds from the start of `train`), `steps_per_epoch` (cap,
+    for dry runs), `steps_per_execution`, `eval_every` (validate every that many epochs;
+    0: only at the end), `workers` (numpy pipeline threads), `verbose` (Keras),
+    `tensorboard`.
+    """
+
+    output: str = "runs/train"
+    model: str = None
+    depth: int = None
+    family: str = None
+    block: str = None
+    placement: str = None
+    shortcut: str = None
+    downsample: str = None
+    stride_at: str = None
+    model_options: dict = dataclasses.field(default_factory=dict)
+    init_weights: str = None
+    data: str = "cifar10"
+    data_dir: str = None
+    download: bool = False
+    train_split: str = "train"
+    eval_split: str = None
+    image_size: int = None
+    normalization: str = "auto"
+    limit_train: int = None
+    limit_test: int = None
+    cache_dir: str = None
+    pipeline: str = "auto"
+    recipe: str = "paper"
+    overrides: dict = dataclasses.field(default_factory=dict)
+    seed: int = 0
+    strategy: str = "default"
+    devices: list = None
+    sync_bn: bool = False
+    resume: bool = False
+    time_budget: float = None
+    steps_per_epoch: int = None
+    steps_per_execution: int = 1
+    eval_every: int = 1
+    workers: int = None
+    verbose: object = "auto"
+    tensorboard: bool = True
+
+    def as_dict(self):
+        """JSON-ready fields."""
+        return dataclasses.asdict(self)
+
+
+def model_family(spec):
+    """"cifar" or "imagenet" for a model spec (a dict with "model" or "depth"/"family")."""
+    import keras_preact
+
+    if spec.get("model"):
+        key = spec["model"].strip().lower().removeprefix("preact_")
+        if key not in keras_preact.ARCHS:
+            keras_preact.create_model(spec["model"])  # raises the zoo's "unknown model" error
+        return keras_preact.ARCHS[key].family.value
+    return spec.get("family") or "cifar"
+
+
+def build_model(spec, **kwargs):
+    """Builds a network from a spec: `{"model": name}` or `{"depth": d, "family": ...}`,
+    plus the variant fields of `MODEL_FIELDS` and `model_options`; `kwargs` go to the
+    builder (classes, input_shape, weights, ...)."""
+    import keras_preact
+
+    variant = {k: spec.get(k) for k in MODEL_FIELDS if spec.get(k) is not None}
+    kwargs = {**variant, **(spec.get("model_options") or {}), **kwargs}
+    if spec.get("model"):
+        if spec.get("depth") is not None:
+            raise ValueError("Give either a model name or a depth, not both.")
+        return keras_preact.create_model(spec["model"], **kwargs)
+    if spec.get("depth") is None:
+        raise ValueError("Give a model name (e.g. preact_resnet164) or a depth.")
+    return keras_preact.build_resnet(spec["depth"], **kwargs)
+
+
+def _check_resume(config, saved):
+    differ = [k for k, v in config.as_dict().items()
+              if k not in RUNTIME_FIELDS and saved.get(k, v) != v]
+    if differ:
+        details = ", ".join(f"{k}: checkpoint {saved.get(k)!r} vs now {getattr(config, k)!r}"
+                            for k in differ)
+        raise ValueError(f"--resume with settings that differ from the checkpoint's: {details}. "
+                         "Repeat the original command (time budget, strategy and devices "
+                         "may change), or start a new --output.")
+
+
+def _load_data(config, family):
+    in_memory = family == "cifar"
+    image_size = config.image_size or (None if in_memory else 224)
+    common = dict(in_memory=in_memory, image_size=image_size, data_dir=config.data_dir,
+                  download=config.download, seed=config.seed, cache_dir=config.cache_dir)
+    train = data_lib.load_split(config.data, config.train_split, limit=config.limit_train,
+                                **common)
+    eval_split = config.eval_split or data_lib.default_eval_split(config.data)
+    test = data_lib.load_split(config.data, eval_split, class_names=train.class_names,
+                               limit=config.limit_test, **common)
+    if image_size is None:
+        image_size = train.image_size
+    if config.normalization == "auto":
+        normalization = data_lib.default_normalization(config.data, train.num_classes)
+    elif config.normalization == "computed":
+        if not isinstance(train, data_lib.ArraySplit):
+            raise ValueError("normalization='computed' needs an in-memory (CIFAR-size) split.")
+        normalization = data_lib.compute_normalization(train.images)
+    else:
+        normalization = data_lib.NORMALIZATIONS[config.normalization]
+    return train, test, eval_split, image_size, normalization
+
+
+def seed_everything(seed):
+    """Seeds Python, NumPy and Keras (weights init, dropout) like
+    `keras.utils.set_random_seed`, without importing TensorFlow on other backends."""
+    if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
+        keras.utils.set_random_seed(seed)
+        return
+    # keras.utils.set_random_seed imports TensorFlow whenever it is installed (to seed
+    # it too); on the JAX path that import must not happen, so set Keras' seed directly.
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        from keras.src.backend.common import global_state
+        from keras.src.random import seed_generator
+        from keras.src.utils import rng_utils
+    except ImportError:
+        return
+    global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+
+
+def _mixed_precision(choice):
+    if choice == "auto":
+        choice = "bf16" if distribute.supports_bfloat16() else "off"
+    return {"off": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[choice]
+
+
+def _pipelines(config, pipeline, train, test, recipe, normalization, image_size, family,
+               initial_epoch, epochs):
+    augment = "cifar" if family == "cifar" else "imagenet"
+    cap = config.steps_per_epoch
+    if pipeline == "tf":
+        train_data, steps = pipelines.tf_train_dataset(
+            train, batch_size=recipe.batch_size, normalization=normalization, seed=config.seed,
+            initial_epoch=initial_epoch, epochs=epochs, augment=augment,
+            image_size=image_size, steps_per_epoch=cap)
+        eval_data = pipelines.tf_eval_dataset(test, batch_size=recipe.batch_size,
+                                             normalization=normalization, image_size=image_size)
+        return train_data, steps, eval_data
+    if not isinstance(train, data_lib.ArraySplit):
+        raise ValueError("ImageNet-size data streams through tf.data only (TensorFlow "
+                         "backend); the numpy pipeline holds CIFAR-size images in memory.")
+    batches = pipelines.ArrayTrainBatches(
+        train, batch_size=recipe.batch_size, normalization=normalization, seed=config.seed,
+        initial_epoch=initial_epoch, augment=augment, steps_per_epoch=cap,
+        workers=config.workers or min(8, max(2, (os.cpu_count() or 2) // 2)))
+    eval_data = pipelines.ArrayEvalBatches(test, batch_size=recipe.batch_size,
+                                          normalization=normalization)
+    return iter(batches), batches.steps_per_epoch, eval_data
+
+
+def _callbacks(config, output, guard, runlog, start, checkpoint, state_fn, dist, notes):
+    found = [guard, runlog, EpochCheckpoint(checkpoint, state_fn, guard, dist.is_chief)]
+    budget = None
+    if config.time_budget:
+        budget = run_callbacks.TimeBudget(config.time_budget, start)
+        found.append(budget)
+    if config.tensorboard:
+        if keras.backend.backend() != "tensorflow":
+            notes.append("TensorBoard logs skipped: the Keras TensorBoard callback needs "
+                         "TensorFlow; history.csv/json and curves.png have the curves.")
+        elif importlib.util.find_spec("tensorboard") is not None:
+            found.append(keras.callbacks.TensorBoard(str(output / "tensorboard"),
+                                                     write_graph=False))
+        else:
+            notes.append("TensorBoard logs skipped: the tensorboard package is not installed.")
+    return found, budget
+
+
+def _throughput(rows):
+    values = [r["images_per_second"] for r in rows]
+    steady = values[1:] or values
+    return (float(np.median(steady)) if steady else None), (values[0] if values else None)
+
+
+def train(config, *, extra_callbacks=()):
+    """Trains, evaluates and reports one run (see the module docstring).
+
+    Args:
+        config: a `TrainConfig`.
+        extra_callbacks: further Keras callbacks (e.g. for tests or custom logging).
+
+    Returns:
+        The summary dict also written to `summary.json`; `summary["status"]` is
+        "completed", "time_budget" (stopped early, checkpoint usable), "nan" (diverged;
+        last good checkpoint kept) or "interrupted".
+
+    Raises:
+        ValueError: inconsistent settings (message says which), an output folder that
+            already has a checkpoint without `resume`, or a resume with other settings.
+    """
+    start = time.monotonic()
+    output = pathlib.Path(config.output)
+    output.mkdir(parents=True, exist_ok=True)
+    checkpoint = Checkpoint(output)
+    state = checkpoint.read_state()
+    if state and not config.resume:
+        raise ValueError(f"{output} already holds a checkpoint (epoch {state['epoch']}). "
+                         "Pass --resume to continue it, or choose another --output.")
+    if state and config.resume:
+        _check_resume(config, state["config"])
+    if config.pipeline not in PIPELINES:
+        raise ValueError(f"pipeline must be one of {PIPELINES}, got {config.pipeline!r}.")
+    backend = keras.backend.backend()
+    pipeline = config.pipeline
+    if pipeline == "auto":
+        pipeline = "tf" if backend == "tensorflow" else "numpy"
+
+    spec = {"model": config.model, "depth": config.depth, "model_options": config.model_options,
+            **{k: getattr(config, k) for k in MODEL_FIELDS}}
+    family = model_family(spec)
+    dist = distribute.resolve_distribution(config.strategy, config.devices, config.sync_bn)
+    recipe = recipes.get_recipe(config.recipe, family).override(**config.overrides)
+    if recipe.batch_size % dist.num_replicas:
+        raise ValueError(f"The global batch {recipe.batch_size} does not split evenly over "
+                         f"{dist.num_replicas} replicas.")
+    train_split, test_split, eval_split, image_size, normalization = _load_data(config, family)
+    steps_full = len(train_split) // recipe.batch_size
+    steps_per_epoch = min(steps_full, config.steps_per_epoch or steps_full)
+    epochs = recipe.fit_epochs(len(train_split), steps_per_epoch)
+    schedule = recipe.learning_rate_schedule(len(train_split), steps_per_epoch)
+    initial_epoch = state["epoch"] if state else 0
+    notes = []
+    policy = _mixed_precision(recipe.mixed_precision)
+    previous_policy = keras.config.dtype_policy()
+    seed_everything(config.seed)
+    keras.config.set_dtype_policy(policy)
+    try:
+        with dist.scope():
+            model = build_model(
+                spec, classes=train_split.num_classes, input_shape=(image_size, image_size, 3),
+                classifier_activation=None, weights=config.init_weights,
+                kernel_regularizer=keras.regularizers.L2(recipe.weight_decay / 2)
+                if recipe.weight_decay else None,
+                synchronized_bn=config.sync_bn)
+            optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=recipe.momentum,
+                                             nesterov=recipe.nesterov)
+            k = min(5, train_split.num_classes)
+            model.compile(
+                optimizer=optimizer,
+                loss=keras.losses.CategoricalCrossentropy(
+                    from_logits=True, label_smoothing=recipe.label_smoothing,
+                    reduction="mean_with_sample_weight"),
+                weighted_metrics=[keras.metrics.CategoricalAccuracy(name="accuracy"),
+                                  keras.metrics.TopKCategoricalAccuracy(k, name=f"top{k}")],
+                steps_per_execution=config.steps_per_execution)
+            model.optimizer.build(model.trainable_variables)
+            if state:
+                checkpoint.restore(model)
+                print(f"Resumed {output} after epoch {initial_epoch} "
+                      f"(iteration {int(keras.ops.convert_to_numpy(model.optimizer.iterations))}).",
+                      flush=True)
+            train_data, steps, eval_data = _pipelines(
+                config, pipeline, train_split, test_split, recipe, normalization, image_size,
+                family, initial_epoch, epochs)
+            guard = run_callbacks.NanGuard()
+            runlog = run_callbacks.RunLog(output, steps * recipe.batch_size,
+                                          state["history"] if state else None)
+            seconds_before = state["train_seconds_total"] if state else 0.0
+
+            def state_fn(epoch, logs):
+                return {"epoch": epoch + 1, "seed": config.seed,
+                        "iterations": int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
+                        "config": config.as_dict(), "history": runlog.rows,
+                        "train_seconds_total": seconds_before + sum(
+                            r["epoch_seconds"] for r in runlog.session_rows),
+                        "keras_backend": backend,
+                        "time": datetime.datetime.now().isoformat(timespec="seconds")}
+
+            callbacks, budget = _callbacks(config, output, guard, runlog, start, checkpoint,
+                                           state_fn, dist, notes)
+            status = "completed"
+            print(f"Training {model.name} ({model.count_params():,} parameters) on "
+                  f"{len(train_split):,} images ({train_split.source}), {epochs} epochs of "
+                  f"{steps} x {recipe.batch_size}, recipe {recipe.name}, {policy}, "
+                  f"{dist.num_replicas} replica(s), {pipeline} pipeline.", flush=True)
+            if initial_epoch < epochs:
+                try:
+                    model.fit(train_data, steps_per_epoch=steps, epochs=epochs, shuffle=False,
+                              initial_epoch=initial_epoch,
+                              validation_data=eval_data if config.eval_every else None,
+                              validation_freq=max(1, config.eval_every),
+                              callbacks=callbacks + list(extra_callbacks),
+                              verbose=config.verbose)
+                except KeyboardInterrupt:
+                    status = "interrupted"
+            if guard.diverged:
+                status = "nan"
+            elif budget is not None and budget.stopped_after is not None and status == "completed":
+                status = "time_budget"
+            results = None
+            if status in ("completed", "time_budget") and dist.is_chief:
+                model.save_weights(str(output / "model.weights.h5"))
+                results = evaluation.evaluate_classifier(
+                    model, eval_data, test_split.class_names, top_k=k)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+    done = checkpoint.read_state()
+    rows = runlog.rows
+    speed, first_speed = _throughput(runlog.session_rows)
+    message = None
+    if status == "nan":
+        last = done["epoch"] if done else 0
+        message = (f"Training diverged: non-finite loss ({guard.diverged['loss']}) in epoch "
+                   f"{guard.diverged['epoch']}. The last good checkpoint (epoch {last}) is in "
+                   f"{checkpoint.path}; lower --lr, lengthen --warmup-epochs or check the data.")
+    elif status == "time_budget":
+        message = (f"Stopped after epoch {budget.stopped_after}: another epoch would exceed "
+                   f"--time-budget {config.time_budget:g}s. Continue with --resume.")
+    build = {**{k: v for k, v in spec.items() if v not in (None, {})},
+             "classes": train_split.num_classes, "input_shape": [image_size, image_size, 3]}
+    metadata = {"model": model.name, "build": build, "class_names": list(train_split.class_names),
+                "normalization": normalization.as_dict(), "image_size": image_size,
+                "data": train_split.source, "eval_split": eval_split,
+                "test": {k: v for k, v in (results or {}).items() if "error" in k},
+                "recipe": recipe.as_dict()}
+    summary = {
+        "status": status, "message": message, "model": model.name,
+        "parameters": model.count_params(), "build": build,
+        "data": {"train": train_split.source, "eval": test_split.source,
+                 "train_examples": len(train_split), "eval_examples": len(test_split),
+                 "skipped_unreadable": {"train": getattr(train_split, "skipped", None),
+                                        "eval": getattr(test_split, "skipped", None)},
+                 "normalization": normalization.as_dict(), "image_size": image_size,
+                 "pipeline": pipeline},
+        "recipe": recipe.as_dict(), "dtype_policy": policy, "seed": config.seed,
+        "epochs_planned": epochs, "epochs_completed": done["epoch"] if done else 0,
+        "steps_per_epoch": steps, "iterations": done["iterations"] if done else 0,
+        "test": results, "images_per_second": speed,
+        "images_per_second_first_epoch": first_speed,
+        "wall_time_s": round(time.monotonic() - start, 2),
+        "train_time_s_total": done["train_seconds_total"] if done else 0.0,
+        "distribution": dist.describe(),
+        "hardware": reporting.hardware_info(distribute.device_names()),
+        "command": reporting.command_line(), "git": reporting.git_info(),
+        "notes": notes, "diverged": guard.diverged,
+        "tensorflow_imported": "tensorflow" in sys.modules,
+        "finished": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
+    if dist.is_chief:
+        if results is not None:
+            reporting.write_json(output / "model.json", metadata)
+        plot = reporting.plot_history(rows, output / "curves.png", model.name) if rows else None
+        if plot is None and rows:
+            notes.append("curves.png skipped: matplotlib is not installed.")
+        reporting.write_json(output / "summary.json", summary)
+    _print_result(summary, output)
+    return summary
+
+
+def _print_result(summary, output):
+    test = summary["test"]
+    if test:
+        print(f"{summary['model']}: test top-1 error {test['top1_error']:.2f}% on "
+              f"{test['examples']:,} images after {summary['epochs_completed']} epochs; "
+              f"{summary['images_per_second'] or float('nan'):.0f} images/s.", flush=True)
+    if summary["message"]:
+        print(summary["message"], file=sys.stderr, flush=True)
+    print(f"Results in {output}/summary.json", flush=True)
+
+
+__all__ = ["MODEL_FIELDS", "PIPELINES", "RUNTIME_FIELDS", "TrainConfig", "build_model",
+           "model_family", "seed_everything", "train"]
