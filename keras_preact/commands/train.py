@@ -1,0 +1,163 @@
+"""`keras-preact train`: train any network of the zoo with the paper's recipe (or a
+short-budget one), on any Keras backend, resumably.
+
+    keras-preact train --model preact_resnet164 --data /data/cifar10-jpeg --output runs/r164
+    keras-preact train --depth 110 --placement original --data cifar10 --download
+    KERAS_BACKEND=jax keras-preact train --model preact_resnet164 --recipe fast \\
+        --data /data/cifar10-jpeg --time-budget 480 --output runs/fast
+    keras-preact train --output runs/r164 --resume ...same flags...   # after a kill
+
+--data is a tensorflow-datasets name (cifar10, cifar100, imagenet2012) or a folder
+laid out split/class/*.jpg. The backend comes from KERAS_BACKEND. The output folder
+gets checkpoint/, model.weights.h5, model.json, history.csv/.json, summary.json,
+curves.png and (TensorFlow) tensorboard/. Exit status: 0 done or stopped by the time
+budget, 2 bad arguments, 3 diverged (non-finite loss), 130 interrupted.
+"""
+
+import sys
+
+
+def _floats(text):
+    return tuple(float(v) for v in text.split(",") if v.strip())
+
+
+def _add_model_arguments(parser):
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", help="a zoo name, e.g. preact_resnet164 (see keras-preact "
+                       "list); or give --depth and the variant flags")
+    group.add_argument("--depth", type=int, help="number of weight layers, e.g. 110, 164")
+    group.add_argument("--family", choices=["cifar", "imagenet"],
+                       help="with --depth: CIFAR (default) or ImageNet layout")
+    group.add_argument("--block", choices=["basic", "bottleneck"])
+    group.add_argument("--placement", help="activation order of Fig. 4: original, "
+                       "bn_after_add, relu_before_add, relu_preact, full_preact")
+    group.add_argument("--shortcut", help="shortcut of Fig. 2: identity, constant_scaling, "
+                       "exclusive_gating, shortcut_only_gating, conv1x1, dropout")
+    group.add_argument("--downsample", help="zero_pad (option A) or projection (option B)")
+    group.add_argument("--stride-at", help="first (paper) or conv3x3 (fb.resnet.torch)")
+    group.add_argument("--gate-bias-init", type=float, help="gating shortcuts' b_g (-6)")
+    group.add_argument("--shortcut-scale", type=float, help="constant scaling's lambda (0.5)")
+    group.add_argument("--scale-residual", action="store_true", default=None,
+                       help="constant scaling: also scale F by 1 - lambda")
+    group.add_argument("--dropout-rate", type=float, help="dropout shortcut's rate (0.5)")
+    group.add_argument("--no-dropout-rescale", dest="dropout_rescale", action="store_false",
+                       default=None, help="dropout shortcut without the 1/(1-p) rescale")
+    return group
+
+
+def model_options(args):
+    """The shortcut options given on the command line, as builder keyword arguments."""
+    names = ("gate_bias_init", "shortcut_scale", "scale_residual", "dropout_rate",
+             "dropout_rescale")
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+
+
+def add_arguments(parser):
+    """Adds the subcommand's arguments to an `argparse` parser."""
+    _add_model_arguments(parser).add_argument(
+        "--init-weights", help="start from these weights (path, tag or hf://)")
+    data = parser.add_argument_group("data")
+    data.add_argument("--data", default="cifar10", help="cifar10, cifar100, imagenet2012 "
+                      "(tensorflow-datasets) or a folder split/class/*.jpg (default cifar10)")
+    data.add_argument("--data-dir", help="tensorflow-datasets data directory")
+    data.add_argument("--download", action="store_true",
+                      help="let tensorflow-datasets download and prepare the data")
+    data.add_argument("--train-split", default="train")
+    data.add_argument("--eval-split", help="held-out split (default test / validation)")
+    data.add_argument("--image-size", type=int, help="input side (default: the images' own "
+                      "for CIFAR-size folders, 224 for ImageNet)")
+    data.add_argument("--normalization", default="auto",
+                      choices=["auto", "cifar10", "cifar100", "imagenet", "computed"],
+                      help="per-channel mean/std (auto: the dataset's; folders of 10/100 "
+                      "classes get CIFAR-10/100's)")
+    data.add_argument("--limit-train", type=int, help="use a seeded subset of N images")
+    data.add_argument("--limit-test", type=int, help="evaluate on a seeded subset of N")
+    data.add_argument("--cache-dir", help="cache decoded folders here as .npy")
+    data.add_argument("--pipeline", default="auto", choices=["auto", "tf", "numpy"],
+                      help="tf.data or numpy batches (auto: tf on TensorFlow, else numpy)")
+    recipe = parser.add_argument_group("recipe (every preset value can be overridden)")
+    recipe.add_argument("--recipe", default="paper", choices=["paper", "fast"],
+                        help="paper: SGD 0.9, coupled L2 1e-4, lr 0.1 (0.01 warm-up 400 it), "
+                        "/10 at 32k and 48k of 64k it at batch 128; fast: 30 epochs cosine, "
+                        "linear warm-up, Nesterov, label smoothing 0.1, batch 512, bf16 "
+                        "where native")
+    recipe.add_argument("--epochs", type=float)
+    recipe.add_argument("--batch-size", type=int, help="global batch (split over replicas)")
+    recipe.add_argument("--lr", type=float, help="peak rate at the reference batch")
+    recipe.add_argument("--reference-batch", type=int, help="batch that --lr refers to")
+    recipe.add_argument("--lr-scaling", choices=["linear", "none"])
+    recipe.add_argument("--momentum", type=float)
+    recipe.add_argument("--nesterov", action="store_true", default=None)
+    recipe.add_argument("--no-nesterov", dest="nesterov", action="store_false")
+    recipe.add_argument("--weight-decay", type=float,
+                        help="coupled L2 (kernel_regularizer L2(wd/2)); 0 disables")
+    recipe.add_argument("--schedule", choices=["step", "cosine", "onecycle", "constant"])
+    recipe.add_argument("--milestones", type=_floats, help="epochs of the step drops, e.g. 82,123")
+    recipe.add_argument("--lr-factor", dest="factor", type=float, help="step multiplier (0.1)")
+    recipe.add_argument("--warmup-epochs", type=float)
+    recipe.add_argument("--warmup-lr", type=float)
+    recipe.add_argument("--warmup", choices=["constant", "linear"])
+    recipe.add_argument("--final-lr", type=float)
+    recipe.add_argument("--label-smoothing", type=float)
+    recipe.add_argument("--mixed-precision", choices=["off", "bf16", "fp16", "auto"])
+    run_group = parser.add_argument_group("run")
+    run_group.add_argument("--output", default="runs/train", help="output folder")
+    run_group.add_argument("--seed", type=int, default=0)
+    run_group.add_argument("--strategy", default="default",
+                           choices=["default", "mirrored", "multiworker"],
+                           help="mirrored: all local GPUs (TF MirroredStrategy; JAX "
+                           "DataParallel); multiworker: TF_CONFIG, experimental")
+    run_group.add_argument("--devices", type=lambda s: [d for d in s.split(",") if d],
+                           help="comma-separated devices for mirrored, e.g. GPU:0,GPU:1")
+    run_group.add_argument("--sync-bn", action="store_true",
+                           help="synchronized BN across replicas (TensorFlow only)")
+    run_group.add_argument("--resume", action="store_true",
+                           help="continue the checkpoint in --output (same flags)")
+    run_group.add_argument("--time-budget", type=float, metavar="SECONDS",
+                           help="stop after the last whole epoch that fits")
+    run_group.add_argument("--steps-per-epoch", type=int, help="cap steps per epoch (dry runs)")
+    run_group.add_argument("--steps-per-execution", type=int, default=1)
+    run_group.add_argument("--eval-every", type=int, default=1,
+                           help="validate every N epochs (0: only at the end)")
+    run_group.add_argument("--workers", type=int, help="numpy pipeline threads")
+    run_group.add_argument("--verbose", default="auto", type=lambda v: v if v == "auto" else int(v),
+                           help="Keras verbosity: auto, 0, 1 (bar) or 2 (line per epoch)")
+    run_group.add_argument("--no-tensorboard", dest="tensorboard", action="store_false")
+
+
+RECIPE_FLAGS = ("epochs", "batch_size", "lr", "reference_batch", "lr_scaling", "momentum",
+                "nesterov", "weight_decay", "schedule", "milestones", "factor",
+                "warmup_epochs", "warmup_lr", "warmup", "final_lr", "label_smoothing",
+                "mixed_precision")
+
+
+def config_from_args(args):
+    """The `TrainConfig` that parsed arguments describe."""
+    from keras_preact.training import TrainConfig
+
+    return TrainConfig(
+        output=args.output, model=args.model, depth=args.depth, family=args.family,
+        block=args.block, placement=args.placement, shortcut=args.shortcut,
+        downsample=args.downsample, stride_at=args.stride_at, model_options=model_options(args),
+        init_weights=args.init_weights, data=args.data, data_dir=args.data_dir,
+        download=args.download, train_split=args.train_split, eval_split=args.eval_split,
+        image_size=args.image_size, normalization=args.normalization,
+        limit_train=args.limit_train, limit_test=args.limit_test, cache_dir=args.cache_dir,
+        pipeline=args.pipeline, recipe=args.recipe,
+        overrides={k: getattr(args, k) for k in RECIPE_FLAGS if getattr(args, k) is not None},
+        seed=args.seed, strategy=args.strategy, devices=args.devices, sync_bn=args.sync_bn,
+        resume=args.resume, time_budget=args.time_budget, steps_per_epoch=args.steps_per_epoch,
+        steps_per_execution=args.steps_per_execution, eval_every=args.eval_every,
+        workers=args.workers, verbose=args.verbose, tensorboard=args.tensorboard)
+
+
+def run(args):
+    """Runs a training; returns the exit status."""
+    from keras_preact import training
+
+    try:
+        summary = training.train(config_from_args(args))
+    except (ValueError, FileNotFoundError) as error:
+        print(f"keras-preact train: error: {error}", file=sys.stderr)
+        return 2
+    return {"completed": 0, "time_budget": 0, "nan": 3, "interrupted": 130}[summary["status"]]
