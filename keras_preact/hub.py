@@ -135,23 +135,27 @@ def settings_summary():
     )
 
 
-def _unavailable(repo_id, filename, revision, cache_dir, reason):
+def _unavailable(repo_id, filename, revision, cache_dir, reason, whole_repo=False):
     shown = revision or "main"
     revision_flag = f" --revision {revision}" if revision else ""
+    if whole_repo:
+        command = f"hf download {repo_id}{revision_flag} --local-dir <folder>"
+        direct = 'pass the folder: weights="/path/to/<folder>"'
+    else:
+        command = f"hf download {repo_id} {filename}{revision_flag}"
+        direct = f'pass the file: weights="/path/to/{filename}"'
     return WeightsUnavailableError(
         f"Cannot get {filename!r} of hf://{repo_id} at revision {shown}: {reason}, and it "
         f"is not in the local cache ({cache_folder(repo_id, cache_dir)}).\n"
         f"Settings: {settings_summary()}.\n"
         "To fix: connect to the Hub once (unset HF_HUB_OFFLINE); behind a proxy or "
         "mirror set HF_ENDPOINT, and HF_HUB_DISABLE_XET=1 if the mirror lacks Xet; or on a "
-        "connected machine run\n"
-        f"    hf download {repo_id} {filename}{revision_flag}\n"
-        "and copy the cache folder over (or set HF_HUB_CACHE), or pass the file "
-        'directly: weights="/path/to/' + filename + '".'
+        f"connected machine run\n    {command}\nand copy it over, then {direct} (or copy "
+        "the Hub cache folder and set HF_HUB_CACHE)."
     )
 
 
-def _translate(error, repo_id, filename, revision, cache_dir):
+def _translate(error, repo_id, filename, revision, cache_dir, whole_repo=False):
     """The WeightsError for a huggingface_hub error, or None if it is not one we map."""
     errors = _hf().errors
     where = f"hf://{repo_id}" + (f"@{revision}" if revision else "")
@@ -177,7 +181,7 @@ def _translate(error, repo_id, filename, revision, cache_dir):
         )
     if isinstance(error, (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled)):
         return _unavailable(repo_id, filename, revision, cache_dir,
-                            f"the Hub at {endpoint} could not be used ({error})")
+                            f"the Hub at {endpoint} could not be used ({error})", whole_repo)
     if isinstance(error, errors.EntryNotFoundError):
         return WeightsNotFoundError(
             f"File {filename!r} not found in {where} on {endpoint}. Check the file name "
@@ -189,7 +193,7 @@ def _translate(error, repo_id, filename, revision, cache_dir):
     return None
 
 
-def _probe(hf, repo_id, filename, revision, cache_dir, timeout):
+def _probe(hf, repo_id, filename, revision, cache_dir, timeout, whole_repo):
     """One HEAD request without retries, so that an unreachable Hub fails within
     `timeout` instead of hf_hub_download's retry schedule."""
     url = hf.hf_hub_url(repo_id, filename, revision=revision)
@@ -202,7 +206,8 @@ def _probe(hf, repo_id, filename, revision, cache_dir, timeout):
         if status is None or status < 500:
             raise
         raise _unavailable(repo_id, filename, revision, cache_dir,
-                           f"the Hub at {hf.constants.ENDPOINT} answered {error}") from error
+                           f"the Hub at {hf.constants.ENDPOINT} answered {error}",
+                           whole_repo) from error
     # Network failures surface as the HTTP backend's own exceptions (httpx2 in
     # huggingface_hub 1.x/2.x, requests in 0.x), which share no base class worth naming.
     except Exception as error:
@@ -210,10 +215,11 @@ def _probe(hf, repo_id, filename, revision, cache_dir, timeout):
             repo_id, filename, revision, cache_dir,
             f"the Hub at {hf.constants.ENDPOINT} cannot be reached ({type(error).__name__}: "
             f"{error})",
+            whole_repo,
         ) from error
 
 
-def download(repo_id, filename, *, revision=None, cache_dir=None):
+def download(repo_id, filename, *, revision=None, cache_dir=None, whole_repo=False):
     """Returns the local path of a file of a Hub model repo, downloading it if needed.
 
     A cached file pinned to a commit sha is returned without any request. Offline
@@ -226,6 +232,8 @@ def download(repo_id, filename, *, revision=None, cache_dir=None):
         filename: path of the file in the repo.
         revision: commit sha (recommended), tag or branch; None means "main".
         cache_dir: Hub cache folder; defaults to `HF_HUB_CACHE`.
+        whole_repo: the file is needed with the rest of the repo (metadata): error
+            messages then advise downloading the repo rather than this one file.
 
     Returns:
         The path of the file in the Hub cache.
@@ -252,16 +260,17 @@ def download(repo_id, filename, *, revision=None, cache_dir=None):
     if cached is not None and (is_commit_sha(revision) or constants.HF_HUB_OFFLINE):
         return cached
     if constants.HF_HUB_OFFLINE:
-        raise _unavailable(repo_id, filename, revision, cache_dir, "HF_HUB_OFFLINE is set")
+        raise _unavailable(repo_id, filename, revision, cache_dir, "HF_HUB_OFFLINE is set",
+                           whole_repo)
     timeout = _etag_timeout(constants)
     try:
         if cached is None:
-            _probe(hf, repo_id, filename, revision, cache_dir, timeout)
+            _probe(hf, repo_id, filename, revision, cache_dir, timeout, whole_repo)
         return hf.hf_hub_download(**kwargs, etag_timeout=timeout)
     except WeightsError:
         raise
     except Exception as error:
-        translated = _translate(error, repo_id, filename, revision, cache_dir)
+        translated = _translate(error, repo_id, filename, revision, cache_dir, whole_repo)
         if translated is None:
             raise
         raise translated from error

@@ -146,7 +146,8 @@ def _resolve_hf(uri, model_name, registry, cache_dir):
         WeightsEntry.from_dict(data), repo_id=repo_id, revision=commit or ""
     )
     _check_architecture(entry, model_name, uri)
-    path = hub.download(repo_id, entry.filename, revision=commit, cache_dir=cache_dir)
+    path = hub.download(repo_id, entry.filename, revision=commit, cache_dir=cache_dir,
+                        whole_repo=True)
     hub.verify_sha256(path, entry.sha256, source=f"{uri} ({entry.filename})")
     return ResolvedWeights(path, entry.num_classes, entry)
 
@@ -155,13 +156,15 @@ def _download_metadata(repo_id, revision, cache_dir):
     """(path, data) of the repo's keras_preact.json, or of a config.json carrying the
     same fields."""
     try:
-        path = hub.download(repo_id, METADATA_FILENAME, revision=revision, cache_dir=cache_dir)
+        path = hub.download(repo_id, METADATA_FILENAME, revision=revision,
+                            cache_dir=cache_dir, whole_repo=True)
         return path, _read_json(path)
     except WeightsNotFoundError as error:
         if error.missing != "file":
             raise
     try:
-        path = hub.download(repo_id, CONFIG_FILENAME, revision=revision, cache_dir=cache_dir)
+        path = hub.download(repo_id, CONFIG_FILENAME, revision=revision,
+                            cache_dir=cache_dir, whole_repo=True)
     except WeightsNotFoundError as error:
         if error.missing != "file":
             raise

@@ -264,3 +264,25 @@ def test_local_published_folder_is_verified(tmp_path, tiny_weights):
     (folder / "keras_preact.json").write_text(json.dumps(entry.to_dict()))
     with pytest.raises(ChecksumError):
         pretrained.resolve_weights(str(folder), tw.ARCH)
+
+
+def test_unregistered_repo_offline_advises_downloading_the_repo(hub_env, monkeypatch):
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    sha = "c" * 40
+    with pytest.raises(WeightsUnavailableError) as info:
+        pretrained.resolve_weights(f"hf://kp-test/elsewhere@{sha}", tw.ARCH)
+    message = str(info.value)
+    assert f"hf download kp-test/elsewhere --revision {sha} --local-dir <folder>" in message
+    assert 'weights="/path/to/<folder>"' in message
+
+
+def test_a_repo_downloaded_by_hand_loads_from_its_folder(hub_env, tiny_weights, tmp_path):
+    """What the offline message advises: `hf download <repo> --local-dir DIR` on a
+    connected machine, then weights="DIR"."""
+    import huggingface_hub
+
+    entry = tw.entry(tiny_weights.path, repo_id="kp-test/by-hand", num_params=tiny_weights.num_params)
+    sha = tw.seed_repo(hub_env.hub, entry, tiny_weights.path)
+    folder = huggingface_hub.snapshot_download("kp-test/by-hand", revision=sha,
+                                               local_dir=tmp_path / "by-hand")
+    _assert_is_tiny(_build(weights=folder), tiny_weights)
