@@ -1,0 +1,1 @@
+"""Subcommands of the `keras-preact` command line, one module each."""

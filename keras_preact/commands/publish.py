@@ -1,0 +1,88 @@
+"""`keras-preact publish`: check a trained weight set against its registry entry, upload
+it to the Hugging Face Hub with a model card, tag the release, and print the commit to
+pin in the registry.
+
+    keras-preact publish preact_resnet164.cifar10 \\
+        --weights-file runs/preact_resnet164/model.weights.h5 --metrics runs/preact_resnet164/eval.json
+
+The token comes from HF_TOKEN or `hf auth login`; it is never printed.
+"""
+
+import sys
+
+from keras_preact.registry import WeightsError
+
+
+def add_arguments(parser):
+    """Adds the subcommand's arguments to an `argparse` parser."""
+    parser.add_argument("name", help="registered weights name, 'architecture.tag' "
+                        "(e.g. preact_resnet164.cifar10)")
+    parser.add_argument("--weights-file", required=True,
+                        help="the trained .weights.h5 file")
+    parser.add_argument("--entry", metavar="JSON",
+                        help="take the entry from this keras_preact.json-style file instead "
+                        "of the package registry (for weights not registered yet)")
+    measured = parser.add_mutually_exclusive_group(required=True)
+    measured.add_argument("--metrics", metavar="JSON",
+                          help="measured metrics: {dataset, split, top1_error (%%) or "
+                          "accuracy (0-1)}, or a list of them")
+    measured.add_argument("--top1-error", type=float,
+                          help="measured top-1 error in percent, on the entry's first "
+                          "dataset/split")
+    parser.add_argument("--repo-id", help="destination repo (default: the entry's)")
+    parser.add_argument("--folder", help="where to write the repo's files "
+                        "(default: weights/<name>/ of the checkout)")
+    parser.add_argument("--tag", help="release tag (default: v<keras_preact version>)")
+    parser.add_argument("--private", action="store_true", help="create the repo private")
+    parser.add_argument("--tolerance", type=float, default=0.01,
+                        help="allowed top-1 error difference in percentage points "
+                        "(default: 0.01)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check and write the folder, upload nothing")
+
+
+def _entry(args):
+    import json
+
+    from keras_preact import registry
+
+    if args.entry is None:
+        return registry.get_weights_entry(args.name)
+    try:
+        with open(args.entry, encoding="utf-8") as f:
+            entry = registry.WeightsEntry.from_dict(json.load(f))
+    except (OSError, ValueError) as error:
+        raise WeightsError(f"Cannot read the entry {args.entry}: {error}.") from error
+    if entry.name != args.name:
+        raise WeightsError(f"{args.entry} describes {entry.name}, not {args.name}.")
+    return entry
+
+
+def run(args):
+    """Runs the subcommand; returns the process exit status (0 on success)."""
+    from keras_preact import publish, registry
+
+    try:
+        entry = _entry(args)
+        if args.metrics is not None:
+            measured = publish.read_metrics(args.metrics)
+        else:
+            first = entry.metrics[0] if entry.metrics else None
+            if first is None:
+                raise WeightsError(f"{entry.name} registers no metric to compare with.")
+            measured = (registry.Metric(first.dataset, first.split, args.top1_error),)
+        result = publish.publish(
+            entry, args.weights_file, measured, repo_id=args.repo_id, folder=args.folder,
+            tag=args.tag, private=args.private, tolerance=args.tolerance,
+            upload=not args.dry_run,
+        )
+    except WeightsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if args.dry_run:
+        print(f"Checked {entry.name}; wrote {result.folder} (dry run: nothing uploaded).")
+        return 0
+    print(f"Published {entry.name} to {result.repo_id} (tag {result.tag}): {result.url}")
+    print(f"commit: {result.commit}")
+    print(f'Pin it in keras_preact/registry.py: revision="{result.commit}"')
+    return 0

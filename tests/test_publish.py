@@ -1,0 +1,186 @@
+"""Publishing: the model card, the release checks, and a round trip through the publish
+script run as a user would, against a Hub-compatible test server on 127.0.0.1 with the
+real huggingface_hub client (LFS basic transfers; Xet is not covered)."""
+
+import argparse
+import dataclasses
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import huggingface_hub
+import huggingface_hub.constants as constants
+import numpy as np
+import pytest
+
+import keras_preact as kp
+from keras_preact import hub, publish, registry
+from keras_preact.commands import publish as publish_command
+from keras_preact.registry import Metric, PublishError
+
+from hub import tiny_weights as tw
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def entry(tiny_weights):
+    return tw.entry(tiny_weights.path, num_params=tiny_weights.num_params,
+                    repo_id="kp-test/published", revision="")
+
+
+MEASURED = (Metric("cifar10", "test", 90.004),)
+
+
+def test_model_card_metadata_and_text(entry):
+    card = publish.model_card(entry)
+    data = card.data
+    assert data.library_name == "keras" and data.pipeline_tag == "image-classification"
+    assert data.license == "apache-2.0" and data.datasets == ["uoft-cs/cifar10"]
+    assert {"keras-preact", "resnet", "pre-activation", "cifar10"} <= set(data.tags)
+    results = {r.metric_type: r for r in data.eval_results}
+    assert results["accuracy"].metric_value == 10.0
+    assert results["error_rate"].metric_value == 90.0
+    assert results["accuracy"].dataset_split == "test"
+    assert results["accuracy"].task_type == "image-classification"
+    for needle in (publish.PAPER_URL, entry.recipe, entry.sha256, "build_resnet(depth=8",
+                   'weights="cifar10"', "5.46"):
+        assert needle in card.text, needle
+
+
+def test_release_checks(entry, tiny_weights):
+    model = registry.build_model(entry)
+    assert publish.check_release(entry, tiny_weights.path, MEASURED, model=model) == []
+    problems = publish.check_release(entry, tiny_weights.path,
+                                     (Metric("cifar10", "test", 8.0),), model=model)
+    assert any("8.0%" in p and "90.0%" in p for p in problems)
+    assert any("no measured" in p for p in
+               publish.check_release(entry, tiny_weights.path, (Metric("cifar10", "train", 90),)))
+    problems = publish.check_release(entry, tiny_weights.deeper_path, MEASURED, model=model)
+    assert any("sha256" in p for p in problems)
+    assert any("another architecture" in p for p in problems)
+
+
+def test_read_metrics_formats(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"dataset": "cifar10", "split": "test", "top1_error": 4.9}))
+    assert publish.read_metrics(path) == (Metric("cifar10", "test", 4.9),)
+    path.write_text(json.dumps([{"dataset": "cifar100", "split": "test", "accuracy": 0.75}]))
+    assert publish.read_metrics(path) == (Metric("cifar100", "test", 25.0),)
+    path.write_text(json.dumps({"accuracy": 0.5}))
+    assert publish.read_metrics(path, dataset="d", split="s") == (Metric("d", "s", 50.0),)
+    path.write_text(json.dumps({"loss": 1.0}))
+    with pytest.raises(PublishError, match="no 'top1_error'"):
+        publish.read_metrics(path)
+
+
+def _files(tmp_path, entry, weights, error=90.0):
+    entry_file = tmp_path / "entry.json"
+    entry_file.write_text(json.dumps(entry.to_dict()))
+    metrics_file = tmp_path / "eval.json"
+    metrics_file.write_text(json.dumps({"dataset": "cifar10", "split": "test", "top1_error": error}))
+    return ["preact_resnet8_basic.cifar10", "--entry", str(entry_file),
+            "--weights-file", str(weights), "--metrics", str(metrics_file),
+            "--folder", str(tmp_path / "folder")]
+
+
+def test_publish_round_trip_as_a_user(hub_env, entry, tiny_weights, tmp_path):
+    args = _files(tmp_path, entry, tiny_weights.path)
+    env = {**os.environ, **hub_env.env, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "scripts/publish_weights.py", *args], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "hf_test_dummy" not in done.stdout + done.stderr
+    commit = next(line.split()[-1] for line in done.stdout.splitlines()
+                  if line.startswith("commit:"))
+    assert hub.is_commit_sha(commit) and f'revision="{commit}"' in done.stdout
+
+    requests = hub_env.hub.requests
+    assert "POST /kp-test/published.git/info/lfs/objects/batch" in requests
+    assert f"PUT /_lfs/{entry.sha256}" in requests
+
+    folder = tmp_path / "folder"
+    names = {p.name for p in folder.iterdir()}
+    assert names == {"model.weights.h5", "keras_preact.json", "config.json",
+                     "metadata.json", "README.md"}
+    for name in names:
+        downloaded = huggingface_hub.hf_hub_download("kp-test/published", name, revision=commit)
+        assert hub.sha256sum(downloaded) == hub.sha256sum(folder / name), name
+    weights = huggingface_hub.hf_hub_download("kp-test/published", "model.weights.h5",
+                                              revision=commit)
+    assert os.path.basename(os.path.realpath(weights)) == entry.sha256  # an LFS blob
+
+    card = huggingface_hub.ModelCard.load("kp-test/published")
+    assert card.data.library_name == "keras"
+    assert card.data.pipeline_tag == "image-classification"
+    assert card.data.eval_results[0].dataset_name == "CIFAR-10"
+    refs = huggingface_hub.HfApi().list_repo_refs("kp-test/published")
+    assert [(t.name, t.target_commit) for t in refs.tags] == [(f"v{kp.__version__}", commit)]
+
+    model = kp.build_resnet(8, family="cifar", weights=f"hf://kp-test/published@{commit}")
+    np.testing.assert_allclose(model.predict(tiny_weights.images, verbose=0),
+                               tiny_weights.outputs, rtol=1e-5, atol=1e-6)
+
+
+def _run_cli(args):
+    parser = argparse.ArgumentParser()
+    publish_command.add_arguments(parser)
+    return publish_command.run(parser.parse_args(args))
+
+
+@pytest.mark.parametrize(
+    "weights, error, complaint",
+    [
+        ("path", 5.0, "measured top-1 error on cifar10/test is 5.0%"),
+        ("original_path", 90.0, "sha256 of"),
+    ],
+)
+def test_publish_refuses_what_the_registry_does_not_promise(
+        hub_env, entry, tiny_weights, tmp_path, capsys, weights, error, complaint):
+    args = _files(tmp_path, entry, getattr(tiny_weights, weights), error=error)
+    assert _run_cli(args) == 1
+    err = capsys.readouterr().err
+    assert "Refusing to publish preact_resnet8_basic.cifar10" in err and complaint in err
+    assert hub_env.hub.requests == []
+    assert not (tmp_path / "folder").exists()
+
+
+def test_publish_by_registered_name(hub_env, entry, tiny_weights, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(registry, "WEIGHTS", {entry.name: entry})
+    args = ["preact_resnet8_basic.cifar10", "--weights-file", str(tiny_weights.path),
+            "--top1-error", "90", "--folder", str(tmp_path / "f"), "--tag", "r1"]
+    assert _run_cli(args) == 0
+    out = capsys.readouterr().out
+    assert "(tag r1)" in out
+    commit = hub_env.hub.head("kp-test/published")
+    assert f"commit: {commit}" in out
+    assert hub_env.hub.repos["kp-test/published"].tags == {"r1": commit}
+    assert _run_cli(args) == 1  # the tag exists now
+    assert "uploaded to kp-test/published as commit" in capsys.readouterr().err
+
+
+def test_dry_run_uploads_nothing(hub_env, entry, tiny_weights, tmp_path, capsys):
+    assert _run_cli(_files(tmp_path, entry, tiny_weights.path) + ["--dry-run"]) == 0
+    assert "dry run" in capsys.readouterr().out
+    assert (tmp_path / "folder" / "model.weights.h5").is_file()
+    assert hub_env.hub.requests == []
+
+
+def test_publish_needs_a_token(hub_env, entry, tiny_weights, tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN")
+    with pytest.raises(PublishError, match="hf auth login"):
+        publish.publish(entry, tiny_weights.path, MEASURED, folder=tmp_path / "f")
+    assert hub_env.hub.requests == []
+
+
+def test_xet_upload_against_a_server_without_xet_says_what_to_set(
+        hub_env, entry, tiny_weights, tmp_path, monkeypatch):
+    """huggingface.co uploads large files with Xet, which the test server lacks; the
+    error must point at HF_HUB_DISABLE_XET (what a mirror or self-hosted Hub needs)."""
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", False)
+    monkeypatch.delenv("HF_HUB_DISABLE_XET")
+    with pytest.raises(PublishError, match="HF_HUB_DISABLE_XET=1"):
+        publish.publish(entry, tiny_weights.path, MEASURED, folder=tmp_path / "f")
+    assert any("xet-write-token" in r for r in hub_env.hub.requests)
