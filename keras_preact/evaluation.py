@@ -1,6 +1,9 @@
 """Classification metrics of a model over a split: top-1/top-5 error and per-class
-accuracy, in percent, computed from the model's outputs (logits or probabilities)."""
+accuracy, in percent, computed from the model's outputs (logits or probabilities);
+and `evaluate_weights`, which builds a zoo network with weights and measures them."""
 
+import json
+import pathlib
 import time
 
 import keras
@@ -71,4 +74,99 @@ def evaluate_classifier(model, batches, class_names, *, top_k=5, log_every=0):
     }
 
 
-__all__ = ["evaluate_classifier"]
+def _weights_metadata(weights):
+    """The `model.json` written by training next to a local weights file, or {}."""
+    path = pathlib.Path(str(weights))
+    folder = path if path.is_dir() else path.parent
+    meta = folder / "model.json"
+    return json.loads(meta.read_text()) if path.exists() and meta.is_file() else {}
+
+
+def _registry_normalization(weights, model_name):
+    from keras_preact import data
+
+    try:
+        from keras_preact import preprocessing
+        from keras_preact.registry import WeightsError
+    except ImportError:
+        return None
+    try:
+        found = preprocessing.get_preprocessing(f"{model_name}.{weights}")
+    except WeightsError:
+        return None
+    if found.mean is None or found.std is None:
+        return None
+    scale = found.scale or 1.0
+    return data.Normalization(tuple(m / scale for m in found.mean),
+                              tuple(s / scale for s in found.std), f"{model_name}.{weights}")
+
+
+def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
+                     image_size=None, normalization="auto", data_dir=None, download=False,
+                     limit=None, pipeline="auto"):
+    """Builds a zoo network with `weights` and evaluates it on a split.
+
+    Args:
+        spec: the model, as for `training.build_model` (`{"model": name}` or
+            `{"depth": ..., "family": ...}`); empty: taken from the `model.json` that
+            training writes next to its weights.
+        weights: a weights path, a registered tag or "hf://..." (the builder's `weights=`).
+        data_source: a tensorflow-datasets name or a `split/class/*.jpg` folder.
+        split: the split (default: test, or validation for ImageNet).
+        batch_size: evaluation batch size.
+        image_size: input side (default: the one recorded with the weights, else the
+            images' own for CIFAR-size data, 224 for ImageNet).
+        normalization: "auto" (recorded with the weights or registered, else the
+            dataset's) or a name of `data.NORMALIZATIONS`.
+        data_dir, download: tensorflow-datasets options.
+        limit: evaluate on a seeded subset of this many images.
+        pipeline: "auto", "tf" or "numpy" (as in training).
+
+    Returns:
+        A JSON-ready dict: model, weights, data, split, normalization, the metrics of
+        `evaluate_classifier` and images/second.
+    """
+    from keras_preact import data, pipelines, training
+
+    meta = _weights_metadata(weights)
+    spec = {k: v for k, v in (spec or {}).items() if v not in (None, {})}
+    if not spec.get("model") and spec.get("depth") is None:
+        if not meta:
+            raise ValueError("Name the model (--model or --depth): no model.json next to "
+                             f"{weights!r} says which network these weights belong to.")
+        spec = {k: v for k, v in meta["build"].items() if k not in ("classes", "input_shape")}
+    family = training.model_family(spec)
+    split = split or data.default_eval_split(data_source)
+    image_size = image_size or meta.get("image_size") or (None if family == "cifar" else 224)
+    labels = meta.get("class_names")
+    test = data.load_split(data_source, split, in_memory=family == "cifar",
+                           image_size=image_size, data_dir=data_dir, download=download,
+                           class_names=labels, limit=limit)
+    image_size = image_size or test.image_size
+    if normalization == "auto":
+        found = meta.get("normalization")
+        norm = data.Normalization(tuple(found["mean"]), tuple(found["std"]), found["name"]) \
+            if found else None
+        if norm is None and spec.get("model"):
+            norm = _registry_normalization(weights, spec["model"].strip().lower())
+        norm = norm or data.default_normalization(data_source, test.num_classes)
+    else:
+        norm = data.NORMALIZATIONS[normalization]
+    model = training.build_model(spec, weights=weights, classes=test.num_classes,
+                                 input_shape=(image_size, image_size, 3))
+    if pipeline == "auto":
+        pipeline = "tf" if keras.backend.backend() == "tensorflow" else "numpy"
+    if pipeline == "tf":
+        batches = pipelines.tf_eval_dataset(test, batch_size=batch_size, normalization=norm,
+                                            image_size=image_size)
+    else:
+        batches = pipelines.ArrayEvalBatches(test, batch_size=batch_size, normalization=norm)
+    metrics = evaluate_classifier(model, batches, test.class_names,
+                                  top_k=min(5, test.num_classes))
+    return {"model": model.name, "weights": str(weights), "data": test.source, "split": split,
+            "image_size": image_size, "normalization": norm.as_dict(),
+            "skipped_unreadable": getattr(test, "skipped", None), **metrics,
+            "images_per_second": round(metrics["examples"] / max(metrics["seconds"], 1e-9), 2)}
+
+
+__all__ = ["evaluate_classifier", "evaluate_weights"]
