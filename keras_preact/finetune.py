@@ -530,7 +530,9 @@ def finetune_folder(model_name, data_dir, *, weights=None, preprocessing=None,
         summary["history_path"] = str(out / "history.json")
         result.model.save(summary["model_path"])
         (out / "history.json").write_text(json.dumps(result.history, indent=1))
-        (out / "summary.json").write_text(json.dumps(_finite(summary), indent=1))
+    summary = _finite(summary)
+    if output_dir is not None:
+        (out / "summary.json").write_text(json.dumps(summary, indent=1))
     result.summary = summary
     return result
 

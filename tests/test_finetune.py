@@ -257,3 +257,31 @@ def test_metadata_recorded_by_training_is_used(tmp_path):
     pre = finetune.resolve_preprocessing(str(path), "preact_resnet20")
     assert (pre.scale, pre.mean, pre.std) == (1.0, data.CIFAR100.mean, data.CIFAR100.std)
     assert finetune.local_metadata(str(path))["class_names"] == ["a", "b"]
+
+
+def _script(name):
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"script_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_command_line(tmp_path, folder, capsys):
+    main = _script("finetune").main
+    weights = tmp_path / "w.weights.h5"
+    kp.PreActResNet20().save_weights(weights)
+    args = ["--model", "preact_resnet20", "--weights", str(weights), "--data", str(folder),
+            "--head-epochs", "1", "--batch-size", "12", "--verbose", "0"]
+    assert main(args) == 2
+    assert "--normalization" in capsys.readouterr().err
+    assert main(args + ["--mean", "120", "120", "120", "--std", "60", "60", "60",
+                        "--augment", "none", "--output", str(tmp_path / "out")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["preprocessing"] == {"scale": 1.0, "mean": [120.0] * 3, "std": [60.0] * 3}
+    assert printed["augment"] == "none" and printed["epochs"] == 1
+    assert printed["command"]  # the process command line (reporting.command_line)
+    assert json.loads((tmp_path / "out" / "summary.json").read_text()) == printed
