@@ -31,7 +31,7 @@ def _extra_model_variables(model):
 
 
 def _to_numpy(variable):
-    return np.asarray(keras.ops.convert_to_numpy(variable.value))
+    return np.asarray(variable.numpy())
 
 
 class Checkpoint:

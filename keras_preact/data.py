@@ -339,14 +339,24 @@ def _tfds_builder(name, data_dir, download):
     builder = tfds.builder(name, data_dir=data_dir)
     if download:
         builder.download_and_prepare()
-    elif not builder.is_prepared():
-        manual = " (ImageNet needs the manual download, see tfds' imagenet2012 docs)" \
-            if name == "imagenet2012" else ""
-        raise FileNotFoundError(
-            f"tensorflow-datasets has no prepared {name!r} under {builder.data_dir!r}. "
-            f"Pass --download (network needed){manual}, or --data-dir where it is prepared, "
-            "or a folder of images instead.")
     return builder
+
+
+def _tfds_dataset(builder, split, download, **kwargs):
+    """`builder.as_dataset(split, **kwargs)`, with an actionable error when the data
+    was never prepared."""
+    try:
+        return builder.as_dataset(split=split, **kwargs)
+    except AssertionError as error:
+        if download:
+            raise
+        name = builder.info.name
+        manual = (" (ImageNet needs the manual download described in tensorflow-datasets' "
+                  "imagenet2012 page)") if name == "imagenet2012" else ""
+        raise FileNotFoundError(
+            f"tensorflow-datasets has no prepared {name!r} under {builder.data_dir!r}. Pass "
+            f"--download (network needed){manual}, or --data-dir where it is prepared, or a "
+            f"folder of images instead. ({error})") from None
 
 
 def load_tfds_arrays(name, split, *, data_dir=None, download=False, limit=None, seed=0):
@@ -357,8 +367,12 @@ def load_tfds_arrays(name, split, *, data_dir=None, download=False, limit=None, 
     import tensorflow_datasets as tfds
 
     builder = _tfds_builder(name, data_dir, download)
-    data = builder.as_dataset(split=split, batch_size=-1, as_supervised=True)
-    images, labels = tfds.as_numpy(data)
+    records = _tfds_dataset(builder, split, download, as_supervised=True)
+    if limit is not None:
+        records = records.take(max(limit * 4, 1000))  # enough to draw a subset from
+    chunks = list(tfds.as_numpy(records.batch(4096)))
+    images = np.concatenate([c[0] for c in chunks])
+    labels = np.concatenate([c[1] for c in chunks])
     arrays = ArraySplit(np.asarray(images, np.uint8), np.asarray(labels, np.int32),
                         tuple(builder.info.features["label"].names), 0, f"tfds:{name}/{split}")
     return arrays.subset(limit, seed)
@@ -400,6 +414,7 @@ def load_split(data, split, *, in_memory=True, image_size=None, class_names=None
             return load_tfds_arrays(data, split, data_dir=data_dir, download=download,
                                     limit=limit, seed=seed)
         builder = _tfds_builder(data, data_dir, download)
+        _tfds_dataset(builder, split, download)  # fails early, and clearly, if unprepared
         total = builder.info.splits[split].num_examples
         return StreamSplit(min(total, limit or total),
                            tuple(builder.info.features["label"].names),

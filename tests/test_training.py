@@ -1,0 +1,195 @@
+"""keras_preact.training (with checkpointing, callbacks, evaluation): a tiny ResNet-8 on
+a synthetic folder, on whichever backend the test run uses."""
+
+import argparse
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import keras_preact
+from image_folders import CLASSES, make_image_folder
+from keras_preact import training
+from keras_preact.checkpointing import Checkpoint
+from keras_preact.commands import evaluate as evaluate_command
+
+
+class Capture(keras.callbacks.Callback):
+    """Keeps a reference to the trained model."""
+
+    def on_train_begin(self, logs=None):
+        self.captured = self.model
+
+
+class Crash(keras.callbacks.Callback):
+    """Raises in the middle of an epoch, as a killed process would stop."""
+
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.epoch, self.batch, self.current = epoch, batch, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == self.epoch and batch == self.batch:
+            raise RuntimeError("simulated kill")
+
+
+class PoisonWeights(keras.callbacks.Callback):
+    """Sets the classifier's kernel to NaN at the start of an epoch."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            kernel = self.model.get_layer("predictions").kernel
+            kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return make_image_folder(tmp_path_factory.mktemp("data") / "images")
+
+
+def _config(folder, output, **values):
+    return training.TrainConfig(output=str(output), depth=8, data=str(folder), seed=3,
+                                overrides={"epochs": 3, "batch_size": 8}, verbose=0,
+                                **values)
+
+
+@pytest.fixture(scope="module")
+def finished(folder, tmp_path_factory):
+    """One complete 3-epoch run: (summary, output folder, trained model)."""
+    output = tmp_path_factory.mktemp("run")
+    capture = Capture()
+    summary = training.train(_config(folder, output), extra_callbacks=[capture])
+    return summary, output, capture.captured
+
+
+def test_run_writes_history_summary_curves_and_weights(finished):
+    summary, output, _ = finished
+    assert summary["status"] == "completed" and summary["message"] is None
+    assert summary["epochs_completed"] == summary["epochs_planned"] == 3
+    assert summary["steps_per_epoch"] == 3 and summary["iterations"] == 9  # 24 // 8
+    assert summary["data"]["skipped_unreadable"] == {"train": 1, "eval": 0}
+    assert summary["data"]["normalization"]["name"] == "imagenet"  # 3 classes
+    test = summary["test"]
+    assert test["examples"] == 12 and set(test["per_class_accuracy"]) == set(CLASSES)
+    assert 0 <= test["top1_error"] <= 100 and test["top3_error"] == 0
+    for key in ("images_per_second", "wall_time_s", "hardware", "command", "git"):
+        assert summary[key], key
+    assert summary["hardware"]["keras_backend"] == keras.backend.backend()
+    assert json.loads((output / "summary.json").read_text())["test"] == test
+    history = json.loads((output / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "lr"} <= set(history[0])
+    assert (output / "history.csv").read_text().startswith("epoch,")
+    assert (output / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if keras.backend.backend() == "tensorflow" and not summary["notes"]:
+        assert (output / "tensorboard").is_dir()
+    metadata = json.loads((output / "model.json").read_text())
+    assert metadata["class_names"] == list(CLASSES) and metadata["build"]["depth"] == 8
+    model = keras_preact.build_resnet(8, classes=3, weights=str(output / "model.weights.h5"))
+    assert model.count_params() == summary["parameters"]
+
+
+def test_weight_decay_is_coupled_l2(finished):
+    _, _, model = finished
+    kernels = [layer for layer in model.layers if hasattr(layer, "kernel")]
+    assert kernels and all(isinstance(layer.kernel_regularizer, keras.regularizers.L2)
+                           for layer in kernels)
+    assert {float(layer.kernel_regularizer.l2) for layer in kernels} == {5e-5}
+    assert model.optimizer.weight_decay is None and model.optimizer.momentum == 0.9
+    assert len(model.losses) == len(kernels)
+
+
+def test_resume_after_a_kill_continues_exactly(folder, finished, tmp_path):
+    reference, reference_output, _ = finished
+    with pytest.raises(RuntimeError, match="simulated kill"):
+        training.train(_config(folder, tmp_path, eval_every=0),
+                       extra_callbacks=[Crash(epoch=1, batch=1)])
+    state = Checkpoint(tmp_path).read_state()
+    assert state["epoch"] == 1 and state["iterations"] == 3
+    summary = training.train(_config(folder, tmp_path, eval_every=0, resume=True))
+    assert summary["status"] == "completed" and summary["epochs_completed"] == 3
+    assert summary["iterations"] == reference["iterations"] == 9
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    resumed = keras_preact.build_resnet(8, classes=3, weights=str(tmp_path / "model.weights.h5"))
+    straight = keras_preact.build_resnet(8, classes=3,
+                                         weights=str(reference_output / "model.weights.h5"))
+    for a, b in zip(resumed.weights, straight.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5, err_msg=a.path)
+
+
+def test_resume_refuses_other_settings_and_fresh_runs_refuse_checkpoints(folder, finished):
+    _, output, _ = finished
+    with pytest.raises(ValueError, match="already holds a checkpoint"):
+        training.train(_config(folder, output))
+    with pytest.raises(ValueError, match="seed: checkpoint 3 vs now 4"):
+        training.train(training.TrainConfig(**{**_config(folder, output).as_dict(),
+                                               "seed": 4, "resume": True}))
+
+
+def test_time_budget_stops_after_a_whole_epoch(folder, tmp_path):
+    summary = training.train(_config(folder, tmp_path, eval_every=0, time_budget=1e-3))
+    assert summary["status"] == "time_budget" and "--resume" in summary["message"]
+    assert summary["epochs_completed"] == 1 < summary["epochs_planned"]
+    assert summary["test"]["examples"] == 12
+    weights = Checkpoint(tmp_path).weights_path
+    model = keras_preact.build_resnet(8, classes=3, weights=str(weights))
+    assert all(np.isfinite(w.numpy()).all() for w in model.weights)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(folder, tmp_path):
+    summary = training.train(_config(folder, tmp_path, eval_every=0),
+                             extra_callbacks=[PoisonWeights(1)])
+    assert summary["status"] == "nan" and "diverged" in summary["message"]
+    assert summary["diverged"]["epoch"] == 2 and summary["test"] is None
+    assert Checkpoint(tmp_path).read_state()["epoch"] == 1
+    assert not (tmp_path / "model.weights.h5").exists()
+    model = keras_preact.build_resnet(8, classes=3,
+                                      weights=str(Checkpoint(tmp_path).weights_path))
+    assert all(np.isfinite(w.numpy()).all() for w in model.weights)
+
+
+def test_checkpoint_survives_an_interrupted_swap(tmp_path):
+    def tiny():
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dropout(0.5),
+                                  keras.layers.Dense(2)])
+        model.compile(keras.optimizers.SGD(0.1, momentum=0.9), "mse")
+        model.optimizer.build(model.trainable_variables)
+        return model
+
+    model = tiny()
+    model.fit(np.ones((4, 3)), np.zeros((4, 2)), epochs=2, verbose=0)
+    checkpoint = Checkpoint(tmp_path)
+    checkpoint.save(model, {"epoch": 2})
+    (tmp_path / "checkpoint").rename(tmp_path / "checkpoint.old")  # killed mid-swap
+    (tmp_path / "checkpoint.tmp").mkdir()
+    fresh = tiny()
+    assert checkpoint.restore(fresh)["epoch"] == 2
+    assert int(fresh.optimizer.iterations.numpy()) == 2
+    for a, b in zip(fresh.optimizer.variables + fresh.variables,
+                    model.optimizer.variables + model.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_evaluate_command_writes_json(finished, folder, tmp_path):
+    summary, output, _ = finished
+    parser = argparse.ArgumentParser()
+    evaluate_command.add_arguments(parser)
+    target = tmp_path / "eval.json"
+    args = parser.parse_args(["--weights", str(output / "model.weights.h5"),
+                              "--data", str(folder), "--batch-size", "5",
+                              "--output", str(target)])
+    assert evaluate_command.run(args) == 0
+    result = json.loads(target.read_text())
+    assert result["examples"] == 12 and result["split"] == "test"
+    assert result["top1_error"] == pytest.approx(summary["test"]["top1_error"], abs=1e-3)
+    assert result["per_class_examples"] == {name: 4 for name in CLASSES}
+    assert set(result["per_class_accuracy"]) == set(CLASSES)
