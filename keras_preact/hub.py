@@ -257,6 +257,11 @@ def download(repo_id, filename, *, revision=None, cache_dir=None, whole_repo=Fal
         cached = hf.hf_hub_download(**kwargs, local_files_only=True)
     except hf.errors.LocalEntryNotFoundError:
         cached = None
+    except hf.errors.HFValidationError as error:
+        raise WeightsError(
+            f"Invalid Hub address: repo {repo_id!r}, file {filename!r}, revision "
+            f"{revision!r}: {error}"
+        ) from error
     if cached is not None and (is_commit_sha(revision) or constants.HF_HUB_OFFLINE):
         return cached
     if constants.HF_HUB_OFFLINE:

@@ -67,7 +67,9 @@ def read_metrics(path, *, dataset=None, split=None):
 
     Accepts one object or a list of objects (or {"metrics": [...]}) with `dataset`,
     `split` and either `top1_error` (percent) or `accuracy` (fraction in [0, 1]);
-    `dataset`/`split` may be supplied by the arguments instead.
+    `dataset`/`split` may be supplied by the arguments instead. The JSON written by
+    `keras-preact evaluate` works as is (its dataset is read from `"data":
+    "tfds:<dataset>/<split>"`).
 
     Returns:
         A tuple of `Metric`.
@@ -83,7 +85,12 @@ def read_metrics(path, *, dataset=None, split=None):
     items = data.get("metrics", [data]) if isinstance(data, dict) else data
     metrics = []
     for item in items:
-        item_dataset = item.get("dataset", dataset)
+        source = str(item.get("data", ""))
+        if source.startswith("tfds:"):
+            source = source[len("tfds:"):].split("/")[0]
+        else:
+            source = None
+        item_dataset = item.get("dataset") or source or dataset
         item_split = item.get("split", split)
         if "top1_error" in item:
             error = float(item["top1_error"])
@@ -213,8 +220,9 @@ print(decode_predictions(model.predict(x), top=3, weights="{entry.name}"))
 ```
 
 Preprocessing: `(x * {pre.scale!r} - mean) / std` with mean {pre.mean} and std {pre.std}.
-Offline: `hf download {entry.repo_id} {entry.filename} --revision <commit>`, then
-`weights="/path/to/{entry.filename}"`.
+Offline: `hf download {entry.repo_id} --revision <commit> --local-dir <folder>` on a
+connected machine, then `weights="/path/to/<folder>"` (checked against its
+`keras_preact.json`).
 
 ## Training
 

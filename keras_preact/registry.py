@@ -181,6 +181,26 @@ class WeightsEntry:
         """The entry's key, "architecture.tag"."""
         return f"{self.architecture}.{self.tag}"
 
+    def describe(self):
+        """A human-readable summary of the entry, one fact per line."""
+        pre = self.preprocessing
+        lines = [
+            self.name,
+            f"  weights:  hf://{self.repo_id}@{self.revision} {self.filename} "
+            f"({self.file_size:,} bytes, sha256 {self.sha256})",
+            f"  model:    {self.architecture}, {self.num_params:,} parameters, "
+            f"{self.num_classes} classes, input {self.input_size[0]}x{self.input_size[1]}",
+            f"  inputs:   (x * {pre.scale:.6g} - {pre.mean}) / {pre.std}",
+        ]
+        for metric in self.metrics:
+            paper = f" (paper: {self.paper.top1_error}%, {self.paper.source})" if self.paper else ""
+            lines.append(
+                f"  result:   {metric.top1_error}% top-1 error on {metric.dataset}/{metric.split}"
+                + paper
+            )
+        lines.append(f"  recipe:   {self.recipe}")
+        return "\n".join(lines)
+
     def to_dict(self):
         """The entry as JSON-ready data (the content of a repo's `keras_preact.json`)."""
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

@@ -5,6 +5,7 @@ refusals."""
 
 import dataclasses
 import json
+import re
 import shutil
 import socket
 import warnings
@@ -42,6 +43,15 @@ def published(hub_env, tiny_weights, monkeypatch):
     return entry
 
 
+def _assert_download_requests_only(requests):
+    """The load path talks to the Hub through hf_hub_download only: HEAD/GET of
+    /resolve/ URLs, never the metadata API (model_info, list_repo_tree), which fails
+    offline."""
+    assert requests
+    for request in requests:
+        assert re.fullmatch(r"(HEAD|GET) /[^/]+/[^/]+/resolve/[^/]+/.+", request), request
+
+
 def _build(**kwargs):
     return kp.build_resnet(8, family="cifar", **kwargs)
 
@@ -56,6 +66,7 @@ def test_tag_downloads_verifies_and_loads(published, tiny_weights, hub_env):
     _assert_is_tiny(model, tiny_weights)
     assert any(r.startswith("GET") and r.endswith("model.weights.h5")
                for r in hub_env.hub.requests)
+    _assert_download_requests_only(hub_env.hub.requests)
     resolved = pretrained.resolve_weights("cifar10", tw.ARCH)
     assert resolved.entry == published and resolved.num_classes == 10
     assert resolved.path.startswith(str(hub_env.cache_dir))
@@ -171,6 +182,7 @@ def test_hf_uri_of_an_unregistered_repo_reads_its_metadata(hub_env, tiny_weights
     sha = tw.seed_repo(hub_env.hub, entry, tiny_weights.cifar100_path)
     model = _build(weights="hf://kp-test/r8-c100")
     assert model.outputs[0].shape[-1] == 100
+    _assert_download_requests_only(hub_env.hub.requests)
     resolved = pretrained.resolve_weights(f"hf://kp-test/r8-c100@{sha}", tw.ARCH)
     assert resolved.entry.revision == sha and resolved.num_classes == 100
     assert resolved.entry.label_names[0] == "apple"

@@ -71,6 +71,10 @@ def test_read_metrics_formats(tmp_path):
     assert publish.read_metrics(path) == (Metric("cifar100", "test", 25.0),)
     path.write_text(json.dumps({"accuracy": 0.5}))
     assert publish.read_metrics(path, dataset="d", split="s") == (Metric("d", "s", 50.0),)
+    evaluate_output = {"model": "preact_resnet164", "data": "tfds:cifar10/test",
+                       "split": "test", "top1_error": 5.1, "top1_accuracy": 94.9}
+    path.write_text(json.dumps(evaluate_output))
+    assert publish.read_metrics(path) == (Metric("cifar10", "test", 5.1),)
     path.write_text(json.dumps({"loss": 1.0}))
     with pytest.raises(PublishError, match="no 'top1_error'"):
         publish.read_metrics(path)

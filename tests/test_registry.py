@@ -79,6 +79,13 @@ def test_entry_round_trips_through_json_data(good):
     assert dict(WeightsEntry.from_dict(data).model_args) == {"depth": 8, "family": "cifar"}
 
 
+def test_describe_shows_the_facts(good):
+    text = good.describe()
+    for needle in (good.name, good.repo_id, good.sha256, "75,770 parameters", "10 classes",
+                   "90.0% top-1 error on cifar10/test", "paper: 5.46%", good.recipe):
+        assert needle in text, needle
+
+
 def test_malformed_metadata_is_a_weights_error(good):
     data = good.to_dict()
     del data["sha256"]

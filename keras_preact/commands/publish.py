@@ -29,6 +29,10 @@ def add_arguments(parser):
     measured.add_argument("--top1-error", type=float,
                           help="measured top-1 error in percent, on the entry's first "
                           "dataset/split")
+    parser.add_argument("--dataset", help="dataset of the measured metrics when the JSON "
+                        "does not name it (e.g. cifar10)")
+    parser.add_argument("--split", help="split of the measured metrics when the JSON does "
+                        "not name it (e.g. test)")
     parser.add_argument("--repo-id", help="destination repo (default: the entry's)")
     parser.add_argument("--folder", help="where to write the repo's files "
                         "(default: weights/<name>/ of the checkout)")
@@ -65,12 +69,14 @@ def run(args):
     try:
         entry = _entry(args)
         if args.metrics is not None:
-            measured = publish.read_metrics(args.metrics)
+            measured = publish.read_metrics(args.metrics, dataset=args.dataset,
+                                            split=args.split)
         else:
             first = entry.metrics[0] if entry.metrics else None
             if first is None:
                 raise WeightsError(f"{entry.name} registers no metric to compare with.")
-            measured = (registry.Metric(first.dataset, first.split, args.top1_error),)
+            measured = (registry.Metric(args.dataset or first.dataset,
+                                        args.split or first.split, args.top1_error),)
         result = publish.publish(
             entry, args.weights_file, measured, repo_id=args.repo_id, folder=args.folder,
             tag=args.tag, private=args.private, tolerance=args.tolerance,
