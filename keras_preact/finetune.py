@@ -182,7 +182,11 @@ def resolve_preprocessing(weights=None, model_name=None, preprocessing=None):
 def default_image_size(model_name, weights=None):
     """The square input side to fine-tune at: the weights' training size (registry
     entry or `local_metadata`), else the paper's size for the family (32 for CIFAR
-    nets, 224 for ImageNet nets)."""
+    nets, 224 for ImageNet nets).
+
+    Raises:
+        ValueError: an unknown model name, or weights trained on non-square inputs.
+    """
     recorded = local_metadata(weights)
     if "image_size" in recorded:
         return recorded["image_size"]
@@ -193,7 +197,11 @@ def default_image_size(model_name, weights=None):
             raise ValueError(f"{entry.name} was trained on {height}x{width} inputs; pass "
                              "image_size= for square fine-tuning inputs.")
         return int(height)
-    return ARCHS[model_name.lower().removeprefix("preact_")].default_size
+    arch = ARCHS.get(model_name.strip().lower().removeprefix("preact_"))
+    if arch is None:
+        raise ValueError(f"Unknown model {model_name!r}; the names are those of "
+                         "keras_preact.list_models().")
+    return arch.default_size
 
 
 @keras.saving.register_keras_serializable(package="keras_preact")

@@ -110,7 +110,8 @@ def test_head_phase_leaves_backbone_and_bn_statistics_untouched():
                                head_epochs=2, batch_size=8, verbose=0)
     after = _snapshot(model)
     assert _changed(before, after, lambda path: True) == []
-    assert not np.array_equal(head, keras.ops.convert_to_numpy(model.get_layer("predictions").kernel))
+    trained = keras.ops.convert_to_numpy(model.get_layer("predictions").kernel)
+    assert not np.array_equal(head, trained)
     assert result.history["phase"] == ["head", "head"]
     assert len(result.history["val_accuracy"]) == 2
     assert 0.0 <= result.summary["validation_accuracy"] <= 1.0
@@ -278,6 +279,9 @@ def test_command_line(tmp_path, folder, capsys):
             "--head-epochs", "1", "--batch-size", "12", "--verbose", "0"]
     assert main(args) == 2
     assert "--normalization" in capsys.readouterr().err
+    assert main(["--model", "preact_resnet7", "--data", str(folder),
+                 "--normalization", "cifar10"]) == 2
+    assert "list_models" in capsys.readouterr().err
     assert main(args + ["--mean", "120", "120", "120", "--std", "60", "60", "60",
                         "--augment", "none", "--output", str(tmp_path / "out")]) == 0
     printed = json.loads(capsys.readouterr().out)
