@@ -317,7 +317,13 @@ def publish(entry, weights_file, measured, *, repo_id=None, folder=None, tag=Non
     import huggingface_hub as hf
 
     repo_id = repo_id or entry.repo_id
-    folder = folder or hub.weights_root() / entry.name
+    if folder is None:
+        if not hub.weights_root().is_dir():
+            raise PublishError(
+                f"No weights/ folder at {hub.weights_root()} (not a source checkout): pass "
+                "the folder to write the repo's files to (--folder)."
+            )
+        folder = hub.weights_root() / entry.name
     if upload and not hf.get_token():
         raise PublishError(
             "No Hugging Face token: log in with `hf auth login` or set HF_TOKEN (with "

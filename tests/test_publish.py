@@ -188,3 +188,18 @@ def test_xet_upload_against_a_server_without_xet_says_what_to_set(
     with pytest.raises(PublishError, match="HF_HUB_DISABLE_XET=1"):
         publish.publish(entry, tiny_weights.path, MEASURED, folder=tmp_path / "f")
     assert any("xet-write-token" in r for r in hub_env.hub.requests)
+
+
+def test_publish_is_a_subcommand_of_the_cli(hub_env, entry, tiny_weights, tmp_path, capsys):
+    from keras_preact import cli
+
+    assert cli.main(["publish", *_files(tmp_path, entry, tiny_weights.path), "--dry-run"]) == 0
+    assert "dry run" in capsys.readouterr().out
+
+
+def test_default_folder_is_weights_name_of_the_checkout(hub_env, entry, tiny_weights, monkeypatch):
+    publish.publish(entry, tiny_weights.path, MEASURED, upload=False)
+    assert (hub_env.weights_dir / entry.name / "keras_preact.json").is_file()
+    monkeypatch.setenv(hub.WEIGHTS_DIR_ENV, str(hub_env.weights_dir / "absent"))
+    with pytest.raises(PublishError, match="--folder"):
+        publish.publish(entry, tiny_weights.path, MEASURED, upload=False)
