@@ -11,10 +11,12 @@ subfolders; validation on val/, validation/ or test/ when present). Images are r
 to --image-size (default: the size the weights were trained at) and normalised as the
 weights were (their metadata; --normalization or --mean/--std otherwise). BatchNorm
 moving statistics are never updated; --bn affine also trains the BN scale/shift of the
-unfrozen stages. The output folder gets model.keras, history.json and summary.json (the
-metadata `keras-preact export` reads). Exit status: 0 done, 2 bad arguments or data.
+unfrozen stages. Progress goes to stderr and the JSON summary to stdout; the output
+folder gets model.keras, history.json and summary.json (the metadata `keras-preact
+export` reads). Exit status: 0 done, 2 bad arguments or data.
 """
 
+import contextlib
 import json
 import sys
 
@@ -74,17 +76,19 @@ def run(args):
     from keras_preact import finetune, reporting
 
     try:
-        result = finetune.finetune_folder(
-            args.model, args.data, weights=args.weights, preprocessing=_preprocessing(args),
-            image_size=args.image_size, train_split=args.train_split,
-            validation_split=None if args.val_split == "none" else args.val_split,
-            dropout=args.dropout, classifier_activation=None if args.logits else "softmax",
-            limit=args.limit, cache_dir=args.cache_dir, output_dir=args.output,
-            seed=args.seed, command=reporting.command_line(),
-            head_epochs=args.head_epochs, finetune_epochs=args.finetune_epochs,
-            unfreeze=args.unfreeze, head_learning_rate=args.head_lr,
-            finetune_learning_rate=args.finetune_lr, batch_size=args.batch_size,
-            augment=args.augment, bn=args.bn, verbose=args.verbose)
+        # Progress goes to stderr, so that stdout holds only the JSON summary.
+        with contextlib.redirect_stdout(sys.stderr):
+            result = finetune.finetune_folder(
+                args.model, args.data, weights=args.weights, preprocessing=_preprocessing(args),
+                image_size=args.image_size, train_split=args.train_split,
+                validation_split=None if args.val_split == "none" else args.val_split,
+                dropout=args.dropout, classifier_activation=None if args.logits else "softmax",
+                limit=args.limit, cache_dir=args.cache_dir, output_dir=args.output,
+                seed=args.seed, command=reporting.command_line(),
+                head_epochs=args.head_epochs, finetune_epochs=args.finetune_epochs,
+                unfreeze=args.unfreeze, head_learning_rate=args.head_lr,
+                finetune_learning_rate=args.finetune_lr, batch_size=args.batch_size,
+                augment=args.augment, bn=args.bn, verbose=args.verbose)
     except (ValueError, FileNotFoundError) as error:
         print(f"keras-preact finetune: error: {error}", file=sys.stderr)
         return 2
