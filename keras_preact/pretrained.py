@@ -269,23 +269,25 @@ def check_weights_file(model, path):
     in_model = sorted(tuple(v.shape) for v in model.weights)
     if in_file == in_model:
         return
-    count = lambda shape_list: sum(_size(s) for s in shape_list)
     only_file = _difference(in_file, in_model)
     only_model = _difference(in_model, in_file)
     raise IncompatibleWeightsError(
         f"{path} was saved from another architecture than {model.name!r}: it holds "
-        f"{len(in_file)} arrays ({count(in_file):,} values), the model has "
-        f"{len(in_model)} variables ({count(in_model):,} values); shapes only in the file: "
+        f"{len(in_file)} arrays ({_values(in_file):,} values), the model has "
+        f"{len(in_model)} variables ({_values(in_model):,} values); shapes only in the file: "
         f"{only_file[:4]}, only in the model: {only_model[:4]}. Build the network the file "
         "was trained as (same depth, block, placement and classes)."
     )
 
 
-def _size(shape):
-    size = 1
-    for dim in shape:
-        size *= dim
-    return size
+def _values(shapes):
+    total = 0
+    for shape in shapes:
+        size = 1
+        for dim in shape:
+            size *= dim
+        total += size
+    return total
 
 
 def _difference(a, b):

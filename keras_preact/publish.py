@@ -215,7 +215,8 @@ from keras_preact.preprocessing import decode_predictions, preprocess_input
 model = {build}"{entry.tag}")
 # or, from this repo at a fixed commit:
 # model = {build}"hf://{entry.repo_id}@<commit>")
-x = preprocess_input(images, weights="{entry.name}")  # RGB 0-255, {entry.input_size[0]}x{entry.input_size[1]}
+# images: RGB in [0, 255], {entry.input_size[0]}x{entry.input_size[1]}
+x = preprocess_input(images, weights="{entry.name}")
 print(decode_predictions(model.predict(x), top=3, weights="{entry.name}"))
 ```
 

@@ -1,7 +1,7 @@
 """Publish a trained weight set to the Hugging Face Hub (same as `keras-preact publish`).
 
     python scripts/publish_weights.py preact_resnet164.cifar10 \\
-        --weights-file runs/preact_resnet164/model.weights.h5 --metrics runs/preact_resnet164/eval.json
+        --weights-file runs/r164/model.weights.h5 --metrics runs/r164/eval.json
 """
 
 import argparse

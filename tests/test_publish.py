@@ -3,7 +3,6 @@ script run as a user would, against a Hub-compatible test server on 127.0.0.1 wi
 real huggingface_hub client (LFS basic transfers; Xet is not covered)."""
 
 import argparse
-import dataclasses
 import json
 import os
 import pathlib

@@ -3,7 +3,7 @@ it to the Hugging Face Hub with a model card, tag the release, and print the com
 pin in the registry.
 
     keras-preact publish preact_resnet164.cifar10 \\
-        --weights-file runs/preact_resnet164/model.weights.h5 --metrics runs/preact_resnet164/eval.json
+        --weights-file runs/r164/model.weights.h5 --metrics runs/r164/eval.json
 
 The token comes from HF_TOKEN or `hf auth login`; it is never printed.
 """

@@ -357,7 +357,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _refs(self, body, repo):
         repo = self.fake._repo(repo)
-        ref = lambda kind, name, sha: {"name": name, "ref": f"refs/{kind}/{name}", "targetCommit": sha}
+
+        def ref(kind, name, sha):
+            return {"name": name, "ref": f"refs/{kind}/{name}", "targetCommit": sha}
+
         self._json({
             "branches": [ref("heads", n, s) for n, s in sorted(repo.branches.items())],
             "tags": [ref("tags", n, s) for n, s in sorted(repo.tags.items())],
