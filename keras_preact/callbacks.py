@@ -105,6 +105,46 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class BudgetPlanner(keras.callbacks.Callback):
+    """Fits the length of a cosine / one-cycle schedule to a time budget (`--epochs auto`).
+
+    While the learning rate is still warming up (which does not depend on the run's
+    length), each epoch end re-estimates how many epochs fit: those done plus the time
+    left, less 10% and the final-evaluation reserve, over the `TimeBudget` estimate of
+    one epoch. The schedule is then set to end exactly there, and training stops there.
+
+    Args:
+        budget: the run's `TimeBudget` (its clock and epoch estimate).
+        schedule: a `WarmupSchedule` made adjustable (`make_total_adjustable`).
+        steps_per_epoch: optimizer steps per epoch.
+        warmup_epochs: epochs of warm-up (the last one fixes the plan).
+        planned: a plan restored from a checkpoint, or None.
+    """
+
+    def __init__(self, budget, schedule, steps_per_epoch, warmup_epochs, planned=None):
+        super().__init__()
+        self.budget = budget
+        self.schedule = schedule
+        self.steps_per_epoch = steps_per_epoch
+        self.last_planning_epoch = max(1, math.ceil(warmup_epochs))
+        self.planned = planned
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Plans (during warm-up) and stops at the planned epoch."""
+        done = epoch + 1
+        if self.planned is None or done <= self.last_planning_epoch:
+            left = self.budget.budget_s - (time.monotonic() - self.budget.start)
+            reserve = max(self.budget.reserve_s, 1.5 * self.budget.validation_s)
+            estimate = max(self.budget.next_epoch_estimate(), 1e-3)
+            fit = int(max(0.0, 0.9 * left - reserve) // estimate)
+            self.planned = done + fit
+            self.schedule.set_total_steps(max(self.planned, done + 1) * self.steps_per_epoch)
+            print(f"\n--epochs auto: {self.planned} epochs fit the time budget "
+                  f"(about {estimate:.1f} s per epoch).", flush=True)
+        if done >= self.planned:
+            self.model.stop_training = True
+
+
 class RunLog(keras.callbacks.Callback):
     """Per-epoch history with timings, written to `history.json` and `history.csv`.
 
@@ -170,4 +210,4 @@ class RunLog(keras.callbacks.Callback):
             writer.writerows(self.rows)
 
 
-__all__ = ["NanGuard", "RunLog", "TimeBudget"]
+__all__ = ["BudgetPlanner", "NanGuard", "RunLog", "TimeBudget"]

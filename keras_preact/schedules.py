@@ -68,6 +68,22 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.warmup_lr = float(warmup_lr)
         self.warmup = warmup
         self.final_lr = float(final_lr)
+        self.total_variable = None
+
+    def make_total_adjustable(self, optimizer):
+        """Moves `total_steps` into a variable of `optimizer` (built), so that it can be
+        changed during training without recompiling (`set_total_steps`) and is saved and
+        restored with the optimizer's state. Only cosine and one-cycle depend on it."""
+        self.total_variable = optimizer.add_variable(
+            (), initializer=keras.initializers.Constant(float(self.total_steps)),
+            dtype="float32", name="schedule_total_steps")
+        return self.total_variable
+
+    def set_total_steps(self, total_steps):
+        """Changes the run length (after `make_total_adjustable`)."""
+        self.total_steps = int(total_steps)
+        if self.total_variable is not None:
+            self.total_variable.assign(float(total_steps))
 
     def __call__(self, step):
         step = ops.cast(step, "float32")
@@ -79,7 +95,9 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         elif self.kind == "constant":
             rate = base
         else:
-            span = max(self.total_steps - self.warmup_steps, 1)
+            total = self.total_steps if self.total_variable is None else ops.cast(
+                self.total_variable, "float32")
+            span = ops.maximum(total - self.warmup_steps, 1.0)
             progress = ops.clip((step - self.warmup_steps) / span, 0.0, 1.0)
             if self.kind == "cosine":
                 shape = 0.5 * (1.0 + ops.cos(math.pi * progress))

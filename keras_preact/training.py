@@ -40,6 +40,7 @@ from keras_preact.checkpointing import Checkpoint, EpochCheckpoint
 RUNTIME_FIELDS = ("resume", "time_budget", "strategy", "devices", "verbose", "workers",
                   "steps_per_execution", "tensorboard", "output")
 PIPELINES = ("auto", "tf", "numpy")
+AUTO_EPOCHS_CAP = 10_000  # upper bound handed to fit() while --epochs auto plans
 MODEL_FIELDS = ("family", "block", "placement", "shortcut", "downsample", "stride_at")
 
 
@@ -59,7 +60,9 @@ class TrainConfig:
     (seeded subsets for quick runs), `cache_dir` (`.npy` cache of decoded folders),
     `pipeline` ("auto": tf.data on TensorFlow, numpy elsewhere).
 
-    Recipe: `recipe` ("paper" or "fast") and `overrides` (any `Recipe` field).
+    Recipe: `recipe` ("paper" or "fast") and `overrides` (any `Recipe` field;
+    `epochs="auto"` with a `time_budget` fits a cosine / one-cycle schedule to the
+    budget, planned during the warm-up epochs, see `callbacks.BudgetPlanner`).
 
     Runtime: `seed`, `strategy`/`devices`/`sync_bn` (`distribute.resolve_distribution`),
     `resume`, `time_budget` (seconds from the start of `train`), `steps_per_epoch` (cap,
@@ -223,12 +226,16 @@ def _pipelines(config, pipeline, train, test, recipe, normalization, image_size,
     return iter(batches), batches.steps_per_epoch, eval_data
 
 
-def _callbacks(config, output, guard, runlog, start, checkpoint, state_fn, dist, notes):
-    found = [guard, runlog, EpochCheckpoint(checkpoint, state_fn, guard, dist.is_chief)]
-    budget = None
+def _callbacks(config, output, guard, runlog, start, checkpoint, state_fn, dist, notes,
+               planner_args):
+    budget = planner = None
     if config.time_budget:
         budget = run_callbacks.TimeBudget(config.time_budget, start)
-        found.append(budget)
+    if planner_args is not None:
+        planner = run_callbacks.BudgetPlanner(budget, *planner_args)
+    # The planner and the budget decide before the checkpoint records the plan.
+    found = [guard, runlog] + [c for c in (budget, planner) if c is not None]
+    found.append(EpochCheckpoint(checkpoint, state_fn, guard, dist.is_chief))
     if config.tensorboard:
         if keras.backend.backend() != "tensorflow":
             notes.append("TensorBoard logs skipped: the Keras TensorBoard callback needs "
@@ -238,7 +245,7 @@ def _callbacks(config, output, guard, runlog, start, checkpoint, state_fn, dist,
                                                      write_graph=False))
         else:
             notes.append("TensorBoard logs skipped: the tensorboard package is not installed.")
-    return found, budget
+    return found, budget, planner
 
 
 def _throughput(rows):
@@ -284,7 +291,14 @@ def train(config, *, extra_callbacks=()):
             **{k: getattr(config, k) for k in MODEL_FIELDS}}
     family = model_family(spec)
     dist = distribute.resolve_distribution(config.strategy, config.devices, config.sync_bn)
-    recipe = recipes.get_recipe(config.recipe, family).override(**config.overrides)
+    overrides = dict(config.overrides)
+    auto_epochs = overrides.get("epochs") == "auto"
+    if auto_epochs:
+        del overrides["epochs"]
+    recipe = recipes.get_recipe(config.recipe, family).override(**overrides)
+    if auto_epochs and (not config.time_budget or recipe.schedule == "step"):
+        raise ValueError("--epochs auto fits a cosine, one-cycle or constant schedule to "
+                         "--time-budget: give a budget, and no step schedule.")
     if recipe.batch_size % dist.num_replicas:
         raise ValueError(f"The global batch {recipe.batch_size} does not split evenly over "
                          f"{dist.num_replicas} replicas.")
@@ -294,6 +308,8 @@ def train(config, *, extra_callbacks=()):
     epochs = recipe.fit_epochs(len(train_split), steps_per_epoch)
     schedule = recipe.learning_rate_schedule(len(train_split), steps_per_epoch)
     initial_epoch = state["epoch"] if state else 0
+    if auto_epochs:
+        epochs = AUTO_EPOCHS_CAP
     notes = []
     policy = _mixed_precision(recipe.mixed_precision)
     previous_policy = keras.config.dtype_policy()
@@ -319,6 +335,8 @@ def train(config, *, extra_callbacks=()):
                                   keras.metrics.TopKCategoricalAccuracy(k, name=f"top{k}")],
                 steps_per_execution=config.steps_per_execution)
             model.optimizer.build(model.trainable_variables)
+            if auto_epochs:
+                schedule.make_total_adjustable(model.optimizer)
             if state:
                 checkpoint.restore(model)
                 print(f"Resumed {output} after epoch {initial_epoch} "
@@ -339,10 +357,18 @@ def train(config, *, extra_callbacks=()):
                         "train_seconds_total": seconds_before + sum(
                             r["epoch_seconds"] for r in runlog.session_rows),
                         "keras_backend": backend,
+                        "planned_epochs": planner.planned if planner else epochs,
                         "time": datetime.datetime.now().isoformat(timespec="seconds")}
 
-            callbacks, budget = _callbacks(config, output, guard, runlog, start, checkpoint,
-                                           state_fn, dist, notes)
+            planner_args = None
+            if auto_epochs:
+                planner_args = (schedule, steps, recipe.warmup_epochs,
+                                state.get("planned_epochs") if state else None)
+            callbacks, budget, planner = _callbacks(config, output, guard, runlog, start,
+                                                    checkpoint, state_fn, dist, notes,
+                                                    planner_args)
+            if planner is not None and planner.planned is not None:
+                epochs = planner.planned
             status = "completed"
             print(f"Training {model.name} ({model.count_params():,} parameters) on "
                   f"{len(train_split):,} images ({train_split.source}), {epochs} epochs of "
@@ -360,6 +386,9 @@ def train(config, *, extra_callbacks=()):
                     status = "interrupted"
             if guard.diverged:
                 status = "nan"
+            elif planner is not None and planner.planned is not None and \
+                    runlog.rows and runlog.rows[-1]["epoch"] >= planner.planned:
+                status = "completed"
             elif budget is not None and budget.stopped_after is not None and status == "completed":
                 status = "time_budget"
             results = None
@@ -399,7 +428,7 @@ def train(config, *, extra_callbacks=()):
                  "normalization": normalization.as_dict(), "image_size": image_size,
                  "pipeline": pipeline},
         "recipe": recipe.as_dict(), "dtype_policy": policy, "seed": config.seed,
-        "epochs_planned": epochs, "epochs_completed": done["epoch"] if done else 0,
+        "epochs_planned": planner.planned if planner else epochs, "epochs_completed": done["epoch"] if done else 0,
         "steps_per_epoch": steps, "iterations": done["iterations"] if done else 0,
         "test": results, "images_per_second": speed,
         "images_per_second_first_epoch": first_speed,

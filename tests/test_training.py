@@ -3,6 +3,7 @@ a synthetic folder, on whichever backend the test run uses."""
 
 import argparse
 import json
+import time
 
 import keras
 import numpy as np
@@ -193,3 +194,35 @@ def test_evaluate_command_writes_json(finished, folder, tmp_path):
     assert result["top1_error"] == pytest.approx(summary["test"]["top1_error"], abs=1e-3)
     assert result["per_class_examples"] == {name: 4 for name in CLASSES}
     assert set(result["per_class_accuracy"]) == set(CLASSES)
+
+
+def test_budget_planner_fits_the_schedule_to_the_time_left():
+    from keras_preact.callbacks import BudgetPlanner, TimeBudget
+    from keras_preact.schedules import WarmupSchedule
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    schedule = WarmupSchedule(0.4, 1000, kind="cosine", warmup_steps=20, warmup="linear")
+    model.compile(keras.optimizers.SGD(schedule), "mse")
+    model.optimizer.build(model.trainable_variables)
+    schedule.make_total_adjustable(model.optimizer)
+    budget = TimeBudget(110.0, time.monotonic() - 10.0)  # 100 s left
+    budget.durations = [5.0, 2.0]  # the first epoch compiled; the next takes ~2.1 s
+    planner = BudgetPlanner(budget, schedule, steps_per_epoch=10, warmup_epochs=2)
+    planner.set_model(model)
+    planner.on_epoch_end(1)
+    assert 40 <= planner.planned <= 45  # 2 done + (0.9 * 100 - 5) // 2.1
+    assert float(model.optimizer.variables[-1].numpy()) == planner.planned * 10
+    assert not model.stop_training
+    planner.on_epoch_end(2)  # past the warm-up: the plan is fixed
+    assert schedule.total_steps == planner.planned * 10
+    planner.on_epoch_end(planner.planned - 1)
+    assert model.stop_training
+
+
+def test_auto_epochs_need_a_budget_and_a_smooth_schedule(folder, tmp_path):
+    with pytest.raises(ValueError, match="--epochs auto"):
+        training.train(training.TrainConfig(output=str(tmp_path), depth=8, data=str(folder),
+                                            recipe="fast", overrides={"epochs": "auto"}))
+    with pytest.raises(ValueError, match="no step schedule"):
+        training.train(training.TrainConfig(output=str(tmp_path), depth=8, data=str(folder),
+                                            overrides={"epochs": "auto"}, time_budget=60))

@@ -81,7 +81,9 @@ def add_arguments(parser):
                         "/10 at 32k and 48k of 64k it at batch 128; fast: 30 epochs cosine, "
                         "linear warm-up, Nesterov, label smoothing 0.1, batch 512, bf16 "
                         "where native")
-    recipe.add_argument("--epochs", type=float)
+    recipe.add_argument("--epochs", type=lambda v: v if v == "auto" else float(v),
+                        help="training length; 'auto' (with --time-budget and a cosine or "
+                        "one-cycle schedule) fits the schedule to the budget")
     recipe.add_argument("--batch-size", type=int, help="global batch (split over replicas)")
     recipe.add_argument("--lr", type=float, help="peak rate at the reference batch")
     recipe.add_argument("--reference-batch", type=int, help="batch that --lr refers to")
