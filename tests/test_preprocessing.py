@@ -61,7 +61,8 @@ def test_unknown_or_ambiguous_weights(entry, monkeypatch):
         preprocess_input(np.zeros((1, 2, 2, 3)), "preact_resnet164.cifar10")
     import dataclasses
 
-    other = dataclasses.replace(entry, architecture="preact_resnet20", preprocessing=Preprocessing())
+    other = dataclasses.replace(entry, architecture="preact_resnet20",
+                                preprocessing=Preprocessing())
     monkeypatch.setattr(registry, "WEIGHTS", {entry.name: entry, other.name: other})
     with pytest.raises(WeightsError, match="differ for that tag"):
         preprocess_input(np.zeros((1, 2, 2, 3)), "cifar10")

@@ -101,7 +101,8 @@ def test_never_cached_offline_raises_our_error(published, hub_env, monkeypatch):
     with pytest.raises(WeightsUnavailableError) as info:
         _build(weights="cifar10")
     message = str(info.value)
-    assert f"hf download {published.repo_id} model.weights.h5 --revision {published.revision}" in message
+    command = f"hf download {published.repo_id} model.weights.h5 --revision {published.revision}"
+    assert command in message
     assert "No local copy of preact_resnet8_basic.cifar10" in message
     assert str(hub_env.weights_dir) in message
 
@@ -154,7 +155,7 @@ def test_tampered_local_copy_is_refused(published, tiny_weights, hub_env, monkey
 def test_file_with_another_checksum_on_the_hub_is_refused(
         hub_env, tiny_weights, monkeypatch):
     entry = tw.entry(tiny_weights.path, num_params=tiny_weights.num_params)
-    sha = tw.seed_repo(hub_env.hub, entry, tiny_weights.original_path)  # same size class, other bytes
+    sha = tw.seed_repo(hub_env.hub, entry, tiny_weights.original_path)  # other bytes
     _register(monkeypatch, dataclasses.replace(entry, revision=sha))
     with pytest.raises(ChecksumError) as info:
         _build(weights="cifar10")
@@ -162,7 +163,8 @@ def test_file_with_another_checksum_on_the_hub_is_refused(
 
 
 def test_unknown_tag_lists_the_available_ones(published):
-    with pytest.raises(UnknownWeightsError, match="available tags for preact_resnet8_basic: 'cifar10'"):
+    expected = "available tags for preact_resnet8_basic: 'cifar10'"
+    with pytest.raises(UnknownWeightsError, match=expected):
         _build(weights="imagenet")
 
 
@@ -195,13 +197,15 @@ def test_hf_uri_of_a_registered_repo_uses_the_entry(published, hub_env):
 
 
 def test_hf_uri_pinned_revision_after_main_moved(hub_env, tiny_weights):
-    entry = tw.entry(tiny_weights.path, repo_id="kp-test/moving", num_params=tiny_weights.num_params)
+    entry = tw.entry(tiny_weights.path, repo_id="kp-test/moving",
+                     num_params=tiny_weights.num_params)
     first = tw.seed_repo(hub_env.hub, entry, tiny_weights.path)
     other = dataclasses.replace(entry, sha256="0" * 64)
     tw.seed_repo(hub_env.hub, other, tiny_weights.path)  # main now has bad metadata
     with pytest.raises(ChecksumError):
         pretrained.resolve_weights("hf://kp-test/moving", tw.ARCH)
-    assert pretrained.resolve_weights(f"hf://kp-test/moving@{first}", tw.ARCH).entry.revision == first
+    pinned = pretrained.resolve_weights(f"hf://kp-test/moving@{first}", tw.ARCH)
+    assert pinned.entry.revision == first
 
 
 def test_hf_uri_with_metadata_in_config_json(hub_env, tiny_weights):
@@ -233,7 +237,8 @@ def test_weights_of_another_architecture_are_refused_by_metadata(hub_env, tiny_w
     entry = tw.entry(tiny_weights.deeper_path, repo_id="kp-test/r14", depth=14,
                      architecture="preact_resnet14_basic", num_params=1)
     tw.seed_repo(hub_env.hub, entry, tiny_weights.deeper_path)
-    with pytest.raises(IncompatibleWeightsError, match="'preact_resnet14_basic', not 'preact_resnet8_basic'"):
+    expected = "'preact_resnet14_basic', not 'preact_resnet8_basic'"
+    with pytest.raises(IncompatibleWeightsError, match=expected):
         _build(weights="hf://kp-test/r14")
     assert not any(r.startswith("GET") and "model.weights.h5" in r for r in hub_env.hub.requests)
 
@@ -256,7 +261,8 @@ def test_same_shapes_other_architecture_is_told_apart_by_its_metadata(tmp_path, 
                      num_params=tiny_weights.num_params)
     (folder / "keras_preact.json").write_text(json.dumps(entry.to_dict()))
     pretrained.check_weights_file(_build(), folder / "model.weights.h5")  # shapes agree
-    with pytest.raises(IncompatibleWeightsError, match="'resnet8_basic', not 'preact_resnet8_basic'"):
+    expected = "'resnet8_basic', not 'preact_resnet8_basic'"
+    with pytest.raises(IncompatibleWeightsError, match=expected):
         _build(weights=str(folder / "model.weights.h5"))
     assert pretrained.resolve_weights(str(folder), "resnet8_basic").entry == entry
 
@@ -293,7 +299,8 @@ def test_a_repo_downloaded_by_hand_loads_from_its_folder(hub_env, tiny_weights, 
     connected machine, then weights="DIR"."""
     import huggingface_hub
 
-    entry = tw.entry(tiny_weights.path, repo_id="kp-test/by-hand", num_params=tiny_weights.num_params)
+    entry = tw.entry(tiny_weights.path, repo_id="kp-test/by-hand",
+                     num_params=tiny_weights.num_params)
     sha = tw.seed_repo(hub_env.hub, entry, tiny_weights.path)
     folder = huggingface_hub.snapshot_download("kp-test/by-hand", revision=sha,
                                                local_dir=tmp_path / "by-hand")

@@ -83,7 +83,8 @@ def _files(tmp_path, entry, weights, error=90.0):
     entry_file = tmp_path / "entry.json"
     entry_file.write_text(json.dumps(entry.to_dict()))
     metrics_file = tmp_path / "eval.json"
-    metrics_file.write_text(json.dumps({"dataset": "cifar10", "split": "test", "top1_error": error}))
+    metrics_file.write_text(
+        json.dumps({"dataset": "cifar10", "split": "test", "top1_error": error}))
     return ["preact_resnet8_basic.cifar10", "--entry", str(entry_file),
             "--weights-file", str(weights), "--metrics", str(metrics_file),
             "--folder", str(tmp_path / "folder")]
