@@ -4,6 +4,7 @@ and numerical agreement with Keras per quantization mode. TensorFlow backend onl
 conversions of every family and the quantized modes are marked slow."""
 
 import json
+import sys
 
 import keras
 import numpy as np
@@ -99,7 +100,8 @@ def test_feature_maps_export_with_open_size(tmp_path):
             np.testing.assert_allclose(served[name], expected[name], atol=1e-4)
 
 
-def test_tflite_float_matches_keras(tmp_path):
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
+def test_tflite_float_matches_keras(tmp_path, monkeypatch):
     model = _transfer_model()
     path = export.export_tflite(model, tmp_path / "model.tflite", include_preprocessing=True,
                                 preprocessing="cifar10")
@@ -115,6 +117,13 @@ def test_tflite_float_matches_keras(tmp_path):
     (comparison,) = results.values()
     assert comparison["max_abs_diff"] <= 5e-5
     assert export.within_tolerance("none", comparison)
+    # Without ai-edge-litert, TensorFlow's own (deprecated) interpreter runs the file.
+    for module in ("ai_edge_litert", "ai_edge_litert.interpreter"):
+        monkeypatch.setitem(sys.modules, module, None)
+    assert export.load_interpreter(path)[1] == "tf.lite"
+    (fallback,) = export.verify_export(path, model, _images(), include_preprocessing=True,
+                                       preprocessing="cifar10").values()
+    assert fallback["max_abs_diff"] <= 5e-5
 
 
 def test_invalid_requests_fail_before_converting(tmp_path, classifier):
