@@ -29,13 +29,16 @@ setup(
     install_requires=[
         "keras>=3.10,<4",
         "numpy>=1.26",
-        "huggingface-hub>=0.30,<3",
+        "h5py>=3.10",
+        "pillow>=10",
+        "huggingface-hub>=1.0,<3",
     ],
     extras_require={
         "tf": ["tensorflow-cpu>=2.18,<2.22; platform_machine == 'x86_64'",
                "tensorflow>=2.18,<2.22; platform_machine != 'x86_64'",
                "tensorflow-datasets>=4.9,<5"],
         "jax": ["jax>=0.4.30"],
+        "export": ["ai-edge-litert>=2.3,<3"],
         "test": ["pytest>=8", "pytest-xdist>=3"],
         "plots": ["matplotlib>=3.8"],
     },

@@ -6,9 +6,26 @@
     >>> model = keras_preact.build_resnet(110, placement="original", shortcut="exclusive_gating")
 """
 
+from keras_preact import export, features, finetune  # finetune registers InferenceMode
 from keras_preact.archs import ARCHS, Arch, get_arch
+from keras_preact.features import feature_extractor, feature_info, stage_outputs
+from keras_preact.finetune import build_transfer_model, finetune_folder
 from keras_preact.layers import UnscaledDropout, ZeroPadShortcut
 from keras_preact.model import build_resnet, create_model, list_models, model_name
+from keras_preact.preprocessing import decode_predictions, preprocess_input
+from keras_preact.pretrained import load_weights, resolve_weights
+from keras_preact.registry import (
+    ChecksumError,
+    IncompatibleWeightsError,
+    PublishError,
+    UnknownWeightsError,
+    WeightsEntry,
+    WeightsError,
+    WeightsNotFoundError,
+    WeightsUnavailableError,
+    get_weights_entry,
+    list_pretrained,
+)
 from keras_preact.units import residual_unit
 from keras_preact.variants import Block, Downsample, Family, Placement, Shortcut, StrideAt
 from keras_preact.version import __version__
@@ -16,7 +33,13 @@ from keras_preact.zoo import *  # noqa: F401,F403  (the named entry points)
 from keras_preact.zoo import ENTRY_POINTS
 
 __all__ = [
-    "ARCHS", "Arch", "Block", "Downsample", "Family", "Placement", "Shortcut", "StrideAt",
-    "UnscaledDropout", "ZeroPadShortcut", "__version__", "build_resnet", "create_model",
-    "get_arch", "list_models", "model_name", "residual_unit", *ENTRY_POINTS,
+    "ARCHS", "Arch", "Block", "ChecksumError", "Downsample", "Family",
+    "IncompatibleWeightsError", "Placement", "PublishError", "Shortcut", "StrideAt",
+    "UnknownWeightsError", "UnscaledDropout", "WeightsEntry", "WeightsError",
+    "WeightsNotFoundError", "WeightsUnavailableError", "ZeroPadShortcut", "__version__",
+    "build_resnet", "build_transfer_model", "create_model", "decode_predictions", "export",
+    "feature_extractor", "feature_info", "features", "finetune", "finetune_folder",
+    "get_arch", "get_weights_entry", "list_models", "list_pretrained", "load_weights",
+    "model_name", "preprocess_input", "residual_unit", "resolve_weights", "stage_outputs",
+    *ENTRY_POINTS,
 ]

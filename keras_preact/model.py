@@ -71,7 +71,31 @@ def _shortcut_options(shortcut, overrides):
     return options
 
 
-def _input_shape(arch, input_shape, input_tensor, include_top, pretrained):
+def _check_structure(entry, arch, downsample, stride_at, shortcut_options):
+    """Refuses structural arguments that differ from the network a weight set was trained
+    as (the registry is keyed by canonical name, which does not encode them)."""
+    trained = dict(entry.model_args)
+    expected = {
+        "downsample": Downsample.parse(trained.get("downsample") or arch.downsample),
+        "stride_at": StrideAt.parse(trained.get("stride_at", StrideAt.FIRST)),
+    }
+    asked = {"downsample": downsample, "stride_at": stride_at}
+    for key, value in shortcut_options.items():
+        if value is not None:
+            expected[key], asked[key] = trained.get(key), value
+    wrong = {k: v for k, v in asked.items() if v != expected[k]}
+    if wrong:
+        from keras_preact.registry import IncompatibleWeightsError
+
+        got = ", ".join(f"{k}={getattr(v, 'value', v)!r}" for k, v in wrong.items())
+        want = ", ".join(f"{k}={getattr(expected[k], 'value', expected[k])!r}" for k in wrong)
+        raise IncompatibleWeightsError(
+            f"The weights {entry.name} were trained with {want}; this call asks for {got}. "
+            "Drop those arguments to load them, or use weights=None."
+        )
+
+
+def _input_shape(arch, input_shape, input_tensor, include_top, has_weights):
     if input_tensor is not None:
         shape = tuple(input_tensor.shape[1:])
         if input_shape is not None and tuple(input_shape) != shape:
@@ -91,7 +115,7 @@ def _input_shape(arch, input_shape, input_tensor, include_top, pretrained):
     height, width, channels = input_shape
     if channels is None:
         raise ValueError("The number of input channels must be known (e.g. (32, 32, 3)).")
-    if pretrained and channels != 3:
+    if has_weights and channels != 3:
         raise ValueError(
             f"Pretrained weights expect 3 input channels, got input_shape={input_shape}."
         )
@@ -274,9 +298,18 @@ def build_resnet(
 
     resolved = None
     if weights is not None:
-        from keras_preact import pretrained
+        from keras_preact import pretrained, registry
 
+        # A registered tag is checked before anything is downloaded, hf:// metadata after.
+        structure = (arch, downsample, stride_at, shortcut_options)
+        registered = None
+        if isinstance(weights, str):
+            registered = registry.WEIGHTS.get(f"{canonical}.{weights}")
+        if registered is not None:
+            _check_structure(registered, *structure)
         resolved = pretrained.resolve_weights(weights, canonical)
+        if resolved.entry is not None and resolved.entry is not registered:
+            _check_structure(resolved.entry, *structure)
         if classifier_activation not in (None, "softmax"):
             raise ValueError(
                 "With pretrained weights, classifier_activation must be None or "
@@ -318,11 +351,11 @@ def build_resnet(
         if include_top:
             model = keras.Model(source_inputs, head(), name=name)
             if resolved is not None:
-                model.load_weights(resolved.path)
+                pretrained.load_weights(model, resolved)
             return model
         if resolved is not None:
             # One file per weight set: load into the full graph, then cut the head off.
-            keras.Model(source_inputs, head(), name=name).load_weights(resolved.path)
+            pretrained.load_weights(keras.Model(source_inputs, head(), name=name), resolved)
         return keras.Model(source_inputs, _pool(features, pooling), name=name)
 
 

@@ -203,3 +203,25 @@ def test_weights_file_round_trip_and_notop_cut(tmp_path):
     features = keras.Model(model.input, model.get_layer("avg_pool").output)
     np.testing.assert_allclose(np.asarray(backbone(x)), np.asarray(features(x)), rtol=1e-5,
                                atol=1e-6)
+
+
+def test_registered_weights_refuse_another_structure(monkeypatch, tiny_weights, tmp_path):
+    """The registry is keyed by canonical name, which does not encode stride placement,
+    downsampling or shortcut options: asking for others with a tag is refused before any
+    download."""
+    import dataclasses
+
+    from hub import tiny_weights as tw
+    from keras_preact import registry
+
+    entry = dataclasses.replace(
+        tw.entry(tiny_weights.path, num_params=tiny_weights.num_params),
+        model_args={"depth": 8, "family": "cifar"})
+    monkeypatch.setattr(registry, "WEIGHTS", {entry.name: entry})
+    monkeypatch.setenv("KERAS_PREACT_WEIGHTS_DIR", str(tmp_path))
+    for kwargs, message in [
+        (dict(stride_at="conv3x3"), "stride_at='first'"),
+        (dict(downsample="projection"), "downsample='zero_pad'"),
+    ]:
+        with pytest.raises(registry.IncompatibleWeightsError, match=message):
+            kp.build_resnet(8, weights="cifar10", **kwargs)
