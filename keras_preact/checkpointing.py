@@ -2,8 +2,8 @@
 
 A checkpoint is `<output>/checkpoint/` holding
 
-- `model.weights.h5`: the model's weights (loadable on its own, e.g. with
-  `build_resnet(..., weights=path)`);
+- `model.weights.h5`: the model's weights only (loadable on its own, e.g. with
+  `build_resnet(..., weights=path)`; see `save_model_weights`);
 - `variables.npz`: the optimizer's variables (iteration count, momenta, ...) and the
   model's variables that `.weights.h5` leaves out (random seed-generator states);
 - `state.json`: the epoch count, the seed, the history so far and the run's settings;
@@ -16,6 +16,7 @@ killed at any moment leaves `checkpoint/` (or, during the swap, `checkpoint.old/
 import json
 import pathlib
 import shutil
+import warnings
 
 import keras
 import numpy as np
@@ -32,6 +33,36 @@ def _extra_model_variables(model):
 
 def _to_numpy(variable):
     return np.asarray(variable.numpy())
+
+
+def save_model_weights(model, path):
+    """`model.save_weights(path)` without the optimizer state.
+
+    For a compiled model Keras also writes the optimizer's variables into the
+    `.weights.h5` file, which doubles its size; a weights file for users (and the Hub)
+    needs only the layers. The optimizer group is left out by copying the rest.
+    """
+    import h5py
+
+    path = pathlib.Path(path)
+    full = path.with_name(path.name[: -len(".weights.h5")] + ".full.weights.h5")
+    model.save_weights(str(full))
+    with h5py.File(full, "r") as source, h5py.File(path, "w") as target:
+        for key, value in source.attrs.items():
+            target.attrs[key] = value
+        for name in source:
+            if name != "optimizer":
+                source.copy(source[name], target, name=name)
+    full.unlink()
+    return path
+
+
+def load_model_weights(model, path):
+    """`model.load_weights(path)` for files of `save_model_weights`, without Keras'
+    warning that a compiled model's optimizer state was not in the file."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model.load_weights(str(path))
 
 
 class Checkpoint:
@@ -77,7 +108,7 @@ class Checkpoint:
         """Writes the model, its optimizer and `state` (a JSON-ready dict) atomically."""
         shutil.rmtree(self._tmp, ignore_errors=True)
         self._tmp.mkdir(parents=True)
-        model.save_weights(str(self._tmp / WEIGHTS_FILE))
+        save_model_weights(model, self._tmp / WEIGHTS_FILE)
         arrays = {}
         optimizer_vars = list(model.optimizer.variables) if model.optimizer else []
         for i, variable in enumerate(optimizer_vars):
@@ -107,7 +138,7 @@ class Checkpoint:
         if folder is None:
             raise FileNotFoundError(f"No checkpoint in {self.output} to resume from.")
         state = json.loads((folder / STATE_FILE).read_text())
-        model.load_weights(str(folder / WEIGHTS_FILE))
+        load_model_weights(model, folder / WEIGHTS_FILE)
         with np.load(folder / VARIABLES_FILE) as arrays:
             groups = (("optimizer", list(model.optimizer.variables), state["optimizer_variables"]),
                       ("model", _extra_model_variables(model), state["model_variables"]))
@@ -152,4 +183,5 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.checkpoint.save(self.model, self.state_fn(epoch, logs or {}))
 
 
-__all__ = ["Checkpoint", "EpochCheckpoint", "STATE_FILE", "VARIABLES_FILE", "WEIGHTS_FILE"]
+__all__ = ["Checkpoint", "EpochCheckpoint", "STATE_FILE", "VARIABLES_FILE", "WEIGHTS_FILE",
+           "load_model_weights", "save_model_weights"]

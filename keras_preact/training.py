@@ -34,7 +34,7 @@ import numpy as np
 from keras_preact import callbacks as run_callbacks
 from keras_preact import data as data_lib
 from keras_preact import distribute, evaluation, pipelines, recipes, reporting
-from keras_preact.checkpointing import Checkpoint, EpochCheckpoint
+from keras_preact.checkpointing import Checkpoint, EpochCheckpoint, save_model_weights
 
 # Fields that may differ between a run and its --resume; all others must match.
 RUNTIME_FIELDS = ("resume", "time_budget", "strategy", "devices", "verbose", "workers",
@@ -393,7 +393,7 @@ def train(config, *, extra_callbacks=()):
                 status = "time_budget"
             results = None
             if status in ("completed", "time_budget") and dist.is_chief:
-                model.save_weights(str(output / "model.weights.h5"))
+                save_model_weights(model, output / "model.weights.h5")
                 results = evaluation.evaluate_classifier(
                     model, eval_data, test_split.class_names, top_k=k)
     finally:

@@ -5,6 +5,7 @@ import argparse
 import json
 import time
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -96,6 +97,8 @@ def test_run_writes_history_summary_curves_and_weights(finished):
     assert metadata["class_names"] == list(CLASSES) and metadata["build"]["depth"] == 8
     model = keras_preact.build_resnet(8, classes=3, weights=str(output / "model.weights.h5"))
     assert model.count_params() == summary["parameters"]
+    with h5py.File(output / "model.weights.h5", "r") as weights:
+        assert "optimizer" not in weights  # the layers only, not the momenta
 
 
 def test_weight_decay_is_coupled_l2(finished):
