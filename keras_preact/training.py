@@ -22,6 +22,7 @@ softmax model. Labels are one-hot in both pipelines.
 import dataclasses
 import datetime
 import importlib.util
+import json
 import os
 import pathlib
 import random
@@ -143,8 +144,8 @@ def build_model(spec, **kwargs):
 
 
 def _check_resume(config, saved):
-    differ = [k for k, v in config.as_dict().items()
-              if k not in RUNTIME_FIELDS and saved.get(k, v) != v]
+    current = json.loads(json.dumps(config.as_dict()))  # tuples compare as saved lists
+    differ = [k for k, v in current.items() if k not in RUNTIME_FIELDS and saved.get(k, v) != v]
     if differ:
         details = ", ".join(f"{k}: checkpoint {saved.get(k)!r} vs now {getattr(config, k)!r}"
                             for k in differ)

@@ -59,8 +59,9 @@ def folder(tmp_path_factory):
 
 def _config(folder, output, **values):
     return training.TrainConfig(output=str(output), depth=8, data=str(folder), seed=3,
-                                overrides={"epochs": 3, "batch_size": 8}, verbose=0,
-                                **values)
+                                overrides={"epochs": 3, "batch_size": 8,
+                                           "milestones": (1.5, 2.5)},
+                                verbose=0, **values)
 
 
 @pytest.fixture(scope="module")
