@@ -54,11 +54,12 @@ class NanGuard(keras.callbacks.Callback):
 class TimeBudget(keras.callbacks.Callback):
     """Stops after the last whole epoch that fits in `budget_s` seconds from `start`.
 
-    After each epoch the next one is estimated as the slowest epoch seen so far
-    excluding the first (which includes compilation) unless it is the only one, plus
-    5%, plus a reserve for the final evaluation (1.5x the last validation pass, at
-    least `reserve_s`). If that does not fit in what is left, training stops;
-    `stopped_after` is then the number of epochs completed.
+    After each epoch the next one is estimated as the slowest training part of an epoch
+    so far, excluding the first (which includes compilation) unless it is the only
+    one, plus 5%, plus the last validation pass; a reserve for the final evaluation
+    (1.5x the last validation pass, at least `reserve_s`) is kept. If that does not fit
+    in what is left, training stops; `stopped_after` is then the number of epochs
+    completed.
 
     Args:
         budget_s: total seconds allowed, counted from `start`.
@@ -72,14 +73,17 @@ class TimeBudget(keras.callbacks.Callback):
         self.start = start
         self.reserve_s = float(reserve_s)
         self.durations = []
+        self.train_durations = []
         self.validation_s = 0.0
         self.stopped_after = None
         self._begin = None
         self._test_begin = None
+        self._epoch_validation_s = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
         """Starts the epoch clock."""
         self._begin = time.monotonic()
+        self._epoch_validation_s = 0.0
 
     def on_test_begin(self, logs=None):
         """Starts the validation clock."""
@@ -89,18 +93,27 @@ class TimeBudget(keras.callbacks.Callback):
         """Records the validation time."""
         if self._test_begin is not None:
             self.validation_s = time.monotonic() - self._test_begin
+            self._epoch_validation_s += self.validation_s
+
+    def train_estimate(self):
+        """Seconds of training (validation excluded) the next epoch is expected to take."""
+        recent = self.train_durations[1:] or self.train_durations
+        return 1.05 * max(recent) if recent else 0.0
 
     def next_epoch_estimate(self):
-        """Seconds the next epoch is expected to take."""
-        recent = self.durations[1:] or self.durations
-        return 1.05 * max(recent) if recent else 0.0
+        """Seconds the next epoch is expected to take, validation included."""
+        return self.train_estimate() + self.validation_s
+
+    def reserve(self):
+        """Seconds kept for the final evaluation and the reports."""
+        return max(self.reserve_s, 1.5 * self.validation_s)
 
     def on_epoch_end(self, epoch, logs=None):
         """Stops training if another epoch would overrun the budget."""
         self.durations.append(time.monotonic() - self._begin)
+        self.train_durations.append(self.durations[-1] - self._epoch_validation_s)
         left = self.budget_s - (time.monotonic() - self.start)
-        reserve = max(self.reserve_s, 1.5 * self.validation_s)
-        if self.next_epoch_estimate() + reserve > left:
+        if self.next_epoch_estimate() + self.reserve() > left:
             self.stopped_after = epoch + 1
             self.model.stop_training = True
 
@@ -111,32 +124,36 @@ class BudgetPlanner(keras.callbacks.Callback):
     While the learning rate is still warming up (which does not depend on the run's
     length), each epoch end re-estimates how many epochs fit: those done plus the time
     left, less 10% and the final-evaluation reserve, over the `TimeBudget` estimate of
-    one epoch. The schedule is then set to end exactly there, and training stops there.
+    one epoch's training plus one validation pass every `eval_every` epochs. The
+    schedule is then set to end exactly there, and training stops there.
 
     Args:
-        budget: the run's `TimeBudget` (its clock and epoch estimate).
+        budget: the run's `TimeBudget` (its clock and estimates).
         schedule: a `WarmupSchedule` made adjustable (`make_total_adjustable`).
         steps_per_epoch: optimizer steps per epoch.
         warmup_epochs: epochs of warm-up (the last one fixes the plan).
         planned: a plan restored from a checkpoint, or None.
+        eval_every: validation frequency in epochs (0: none during training).
     """
 
-    def __init__(self, budget, schedule, steps_per_epoch, warmup_epochs, planned=None):
+    def __init__(self, budget, schedule, steps_per_epoch, warmup_epochs, planned=None,
+                 eval_every=1):
         super().__init__()
         self.budget = budget
         self.schedule = schedule
         self.steps_per_epoch = steps_per_epoch
         self.last_planning_epoch = max(1, math.ceil(warmup_epochs))
         self.planned = planned
+        self.eval_every = eval_every
 
     def on_epoch_end(self, epoch, logs=None):
         """Plans (during warm-up) and stops at the planned epoch."""
         done = epoch + 1
         if self.planned is None or done <= self.last_planning_epoch:
             left = self.budget.budget_s - (time.monotonic() - self.budget.start)
-            reserve = max(self.budget.reserve_s, 1.5 * self.budget.validation_s)
-            estimate = max(self.budget.next_epoch_estimate(), 1e-3)
-            fit = int(max(0.0, 0.9 * left - reserve) // estimate)
+            validation = self.budget.validation_s / self.eval_every if self.eval_every else 0.0
+            estimate = max(self.budget.train_estimate() + validation, 1e-3)
+            fit = int(max(0.0, 0.9 * left - self.budget.reserve()) // estimate)
             self.planned = done + fit
             self.schedule.set_total_steps(max(self.planned, done + 1) * self.steps_per_epoch)
             print(f"\n--epochs auto: {self.planned} epochs fit the time budget "

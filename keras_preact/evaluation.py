@@ -156,6 +156,9 @@ def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
                                  input_shape=(image_size, image_size, 3))
     if pipeline == "auto":
         pipeline = "tf" if keras.backend.backend() == "tensorflow" else "numpy"
+    if pipeline == "numpy" and not isinstance(test, data.ArraySplit):
+        raise ValueError("ImageNet-size data streams through tf.data only: evaluate it on "
+                         "the TensorFlow backend (or with --pipeline tf).")
     if pipeline == "tf":
         batches = pipelines.tf_eval_dataset(test, batch_size=batch_size, normalization=norm,
                                             image_size=image_size)

@@ -364,7 +364,8 @@ def train(config, *, extra_callbacks=()):
             planner_args = None
             if auto_epochs:
                 planner_args = (schedule, steps, recipe.warmup_epochs,
-                                state.get("planned_epochs") if state else None)
+                                state.get("planned_epochs") if state else None,
+                                config.eval_every)
             callbacks, budget, planner = _callbacks(config, output, guard, runlog, start,
                                                     checkpoint, state_fn, dist, notes,
                                                     planner_args)

@@ -210,8 +210,9 @@ def test_budget_planner_fits_the_schedule_to_the_time_left():
     model.optimizer.build(model.trainable_variables)
     schedule.make_total_adjustable(model.optimizer)
     budget = TimeBudget(110.0, time.monotonic() - 10.0)  # 100 s left
-    budget.durations = [5.0, 2.0]  # the first epoch compiled; the next takes ~2.1 s
-    planner = BudgetPlanner(budget, schedule, steps_per_epoch=10, warmup_epochs=2)
+    budget.train_durations = [5.0, 2.0]  # the first epoch compiled; then ~2.1 s
+    planner = BudgetPlanner(budget, schedule, steps_per_epoch=10, warmup_epochs=2,
+                            eval_every=0)
     planner.set_model(model)
     planner.on_epoch_end(1)
     assert 40 <= planner.planned <= 45  # 2 done + (0.9 * 100 - 5) // 2.1
