@@ -107,7 +107,7 @@ def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
     """Builds a zoo network with `weights` and evaluates it on a split.
 
     Args:
-        spec: the model, as for `training.build_model` (`{"model": name}` or
+        spec: the model, as for `modelspec.build_model` (`{"model": name}` or
             `{"depth": ..., "family": ...}`); empty: taken from the `model.json` that
             training writes next to its weights.
         weights: a weights path, a registered tag or "hf://..." (the builder's `weights=`).
@@ -126,7 +126,7 @@ def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
         A JSON-ready dict: model, weights, data, split, normalization, the metrics of
         `evaluate_classifier` and images/second.
     """
-    from keras_preact import data, pipelines, training
+    from keras_preact import data, modelspec, pipelines
 
     meta = _weights_metadata(weights)
     spec = {k: v for k, v in (spec or {}).items() if v not in (None, {})}
@@ -135,7 +135,7 @@ def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
             raise ValueError("Name the model (--model or --depth): no model.json next to "
                              f"{weights!r} says which network these weights belong to.")
         spec = {k: v for k, v in meta["build"].items() if k not in ("classes", "input_shape")}
-    family = training.model_family(spec)
+    family = modelspec.model_family(spec)
     split = split or data.default_eval_split(data_source)
     image_size = image_size or meta.get("image_size") or (None if family == "cifar" else 224)
     labels = meta.get("class_names")
@@ -152,7 +152,7 @@ def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
         norm = norm or data.default_normalization(data_source, test.num_classes)
     else:
         norm = data.NORMALIZATIONS[normalization]
-    model = training.build_model(spec, weights=weights, classes=test.num_classes,
+    model = modelspec.build_model(spec, weights=weights, classes=test.num_classes,
                                  input_shape=(image_size, image_size, 3))
     if pipeline == "auto":
         pipeline = "tf" if keras.backend.backend() == "tensorflow" else "numpy"

@@ -131,4 +131,17 @@ def plot_history(rows, path, title=""):
     return path
 
 
-__all__ = ["command_line", "git_info", "hardware_info", "plot_history", "write_json"]
+def print_result(summary, output):
+    """Prints the headline of a training summary (and its message to stderr)."""
+    test = summary["test"]
+    if test:
+        print(f"{summary['model']}: test top-1 error {test['top1_error']:.2f}% on "
+              f"{test['examples']:,} images after {summary['epochs_completed']} epochs; "
+              f"{summary['images_per_second'] or float('nan'):.0f} images/s.", flush=True)
+    if summary["message"]:
+        print(summary["message"], file=sys.stderr, flush=True)
+    print(f"Results in {output}/summary.json", flush=True)
+
+
+__all__ = ["command_line", "git_info", "hardware_info", "plot_history", "print_result",
+           "write_json"]

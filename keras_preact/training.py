@@ -28,6 +28,7 @@ import pathlib
 import random
 import sys
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -36,13 +37,13 @@ from keras_preact import callbacks as run_callbacks
 from keras_preact import data as data_lib
 from keras_preact import distribute, evaluation, pipelines, recipes, reporting
 from keras_preact.checkpointing import Checkpoint, EpochCheckpoint, save_model_weights
+from keras_preact.modelspec import MODEL_FIELDS, build_model, model_family
 
 # Fields that may differ between a run and its --resume; all others must match.
 RUNTIME_FIELDS = ("resume", "time_budget", "strategy", "devices", "verbose", "workers",
                   "steps_per_execution", "tensorboard", "output")
 PIPELINES = ("auto", "tf", "numpy")
 AUTO_EPOCHS_CAP = 10_000  # upper bound handed to fit() while --epochs auto plans
-MODEL_FIELDS = ("family", "block", "placement", "shortcut", "downsample", "stride_at")
 
 
 @dataclasses.dataclass
@@ -112,35 +113,6 @@ class TrainConfig:
     def as_dict(self):
         """JSON-ready fields."""
         return dataclasses.asdict(self)
-
-
-def model_family(spec):
-    """"cifar" or "imagenet" for a model spec (a dict with "model" or "depth"/"family")."""
-    import keras_preact
-
-    if spec.get("model"):
-        key = spec["model"].strip().lower().removeprefix("preact_")
-        if key not in keras_preact.ARCHS:
-            keras_preact.create_model(spec["model"])  # raises the zoo's "unknown model" error
-        return keras_preact.ARCHS[key].family.value
-    return spec.get("family") or "cifar"
-
-
-def build_model(spec, **kwargs):
-    """Builds a network from a spec: `{"model": name}` or `{"depth": d, "family": ...}`,
-    plus the variant fields of `MODEL_FIELDS` and `model_options`; `kwargs` go to the
-    builder (classes, input_shape, weights, ...)."""
-    import keras_preact
-
-    variant = {k: spec.get(k) for k in MODEL_FIELDS if spec.get(k) is not None}
-    kwargs = {**variant, **(spec.get("model_options") or {}), **kwargs}
-    if spec.get("model"):
-        if spec.get("depth") is not None:
-            raise ValueError("Give either a model name or a depth, not both.")
-        return keras_preact.create_model(spec["model"], **kwargs)
-    if spec.get("depth") is None:
-        raise ValueError("Give a model name (e.g. preact_resnet164) or a depth.")
-    return keras_preact.build_resnet(spec["depth"], **kwargs)
 
 
 def _check_resume(config, saved):
@@ -378,12 +350,18 @@ def train(config, *, extra_callbacks=()):
                   f"{dist.num_replicas} replica(s), {pipeline} pipeline.", flush=True)
             if initial_epoch < epochs:
                 try:
-                    model.fit(train_data, steps_per_epoch=steps, epochs=epochs, shuffle=False,
-                              initial_epoch=initial_epoch,
-                              validation_data=eval_data if config.eval_every else None,
-                              validation_freq=max(1, config.eval_every),
-                              callbacks=callbacks + list(extra_callbacks),
-                              verbose=config.verbose)
+                    with warnings.catch_warnings():
+                        if isinstance(test_split, data_lib.StreamSplit):
+                            # A streamed split drops unreadable files, so its length is
+                            # unknown until read; Keras warns each time it then ends.
+                            warnings.filterwarnings("ignore",
+                                                    message="Your input ran out of data")
+                        model.fit(train_data, steps_per_epoch=steps, epochs=epochs,
+                                  shuffle=False, initial_epoch=initial_epoch,
+                                  validation_data=eval_data if config.eval_every else None,
+                                  validation_freq=max(1, config.eval_every),
+                                  callbacks=callbacks + list(extra_callbacks),
+                                  verbose=config.verbose)
                 except KeyboardInterrupt:
                     status = "interrupted"
             if guard.diverged:
@@ -450,20 +428,9 @@ def train(config, *, extra_callbacks=()):
         if plot is None and rows:
             notes.append("curves.png skipped: matplotlib is not installed.")
         reporting.write_json(output / "summary.json", summary)
-    _print_result(summary, output)
+    reporting.print_result(summary, output)
     return summary
 
 
-def _print_result(summary, output):
-    test = summary["test"]
-    if test:
-        print(f"{summary['model']}: test top-1 error {test['top1_error']:.2f}% on "
-              f"{test['examples']:,} images after {summary['epochs_completed']} epochs; "
-              f"{summary['images_per_second'] or float('nan'):.0f} images/s.", flush=True)
-    if summary["message"]:
-        print(summary["message"], file=sys.stderr, flush=True)
-    print(f"Results in {output}/summary.json", flush=True)
-
-
-__all__ = ["MODEL_FIELDS", "PIPELINES", "RUNTIME_FIELDS", "TrainConfig", "build_model",
-           "model_family", "seed_everything", "train"]
+__all__ = ["AUTO_EPOCHS_CAP", "PIPELINES", "RUNTIME_FIELDS", "TrainConfig", "seed_everything",
+           "train"]
