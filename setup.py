@@ -36,11 +36,12 @@ setup(
     extras_require={
         "tf": ["tensorflow-cpu>=2.18,<2.22; platform_machine == 'x86_64'",
                "tensorflow>=2.18,<2.22; platform_machine != 'x86_64'",
-               "tensorflow-datasets>=4.9,<5"],
+               "tensorflow-datasets>=4.9,<5",
+               "tensorboard>=2.18"],
         "jax": ["jax>=0.4.30"],
         "export": ["ai-edge-litert>=2.3,<3"],
         "test": ["pytest>=8", "pytest-xdist>=3"],
-        "plots": ["matplotlib>=3.8"],
+        "plots": ["matplotlib>=3.8", "tqdm>=4.60"],
     },
     entry_points={"console_scripts": ["keras-preact=keras_preact.cli:main"]},
 )

@@ -8,6 +8,8 @@
 
 from keras_preact import export, features, finetune  # finetune registers InferenceMode
 from keras_preact.archs import ARCHS, Arch, get_arch
+from keras_preact.data import NORMALIZATIONS, Normalization, load_split
+from keras_preact.evaluation import evaluate_classifier, evaluate_weights
 from keras_preact.features import feature_extractor, feature_info, stage_outputs
 from keras_preact.finetune import build_transfer_model, finetune_folder
 from keras_preact.layers import UnscaledDropout, ZeroPadShortcut
@@ -26,6 +28,9 @@ from keras_preact.registry import (
     get_weights_entry,
     list_pretrained,
 )
+from keras_preact.recipes import Recipe, get_recipe
+from keras_preact.schedules import WarmupSchedule  # also registers it for deserialisation
+from keras_preact.training import TrainConfig, train
 from keras_preact.units import residual_unit
 from keras_preact.variants import Block, Downsample, Family, Placement, Shortcut, StrideAt
 from keras_preact.version import __version__
@@ -33,7 +38,9 @@ from keras_preact.zoo import *  # noqa: F401,F403  (the named entry points)
 from keras_preact.zoo import ENTRY_POINTS
 
 __all__ = [
-    "ARCHS", "Arch", "Block", "ChecksumError", "Downsample", "Family",
+    "ARCHS", "Arch", "Block", "NORMALIZATIONS", "Normalization", "Recipe", "TrainConfig",
+    "WarmupSchedule", "evaluate_classifier", "evaluate_weights", "get_recipe", "load_split",
+    "train", "ChecksumError", "Downsample", "Family",
     "IncompatibleWeightsError", "Placement", "PublishError", "Shortcut", "StrideAt",
     "UnknownWeightsError", "UnscaledDropout", "WeightsEntry", "WeightsError",
     "WeightsNotFoundError", "WeightsUnavailableError", "ZeroPadShortcut", "__version__",

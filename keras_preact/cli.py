@@ -28,12 +28,31 @@ def build_parser():
     listing.set_defaults(run=_list)
     for name in COMMANDS:
         module = importlib.import_module(f"keras_preact.commands.{name}")
-        doc = (module.__doc__ or "").strip().splitlines()
-        command = sub.add_parser(name, help=doc[0] if doc else None, description=module.__doc__,
+        first_paragraph = " ".join((module.__doc__ or "").strip().split("\n\n")[0].split())
+        summary = first_paragraph.split("`: ", 1)[-1].split(". ")[0].rstrip(".")
+        command = sub.add_parser(name, help=summary, description=module.__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(command)
         command.set_defaults(run=module.run)
     return parser
+
+
+def run_command(name, argv=None, prog=None):
+    """Runs one subcommand with its own parser (what the thin `scripts/*.py` call).
+
+    Args:
+        name: a name from `COMMANDS`, e.g. "train".
+        argv: the arguments after the command name; defaults to `sys.argv[1:]`.
+        prog: program name for the usage line.
+
+    Returns:
+        The command's exit status.
+    """
+    module = importlib.import_module(f"keras_preact.commands.{name}")
+    parser = argparse.ArgumentParser(prog=prog, description=module.__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    module.add_arguments(parser)
+    return module.run(parser.parse_args(argv))
 
 
 def main(argv=None):

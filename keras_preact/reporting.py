@@ -115,9 +115,11 @@ def plot_history(rows, path, title=""):
     if any(row.get("val_accuracy") is not None for row in rows):
         axes[1].plot(epochs, series("val_accuracy", error), label="test")
     axes[1].set_ylabel("top-1 error (%)")
-    axes[2].plot(epochs, series("lr"))
+    rates = series("lr")
+    axes[2].plot(epochs, rates)
     axes[2].set_ylabel("learning rate (start of epoch)")
-    axes[2].set_yscale("log")
+    if all(rate > 0 for rate in rates):  # a warm-up from 0 has no log scale
+        axes[2].set_yscale("log")
     for axis in axes:
         axis.set_xlabel("epoch")
         axis.grid(alpha=0.3)

@@ -1,22 +1,21 @@
-"""Evaluate keras_preact weights: a thin wrapper over `keras-preact evaluate`
-(keras_preact/commands/evaluate.py); run with --help for the flags."""
+"""Evaluate a keras_preact network and weights (the same as `keras-preact evaluate`).
+"""
 
-import argparse
+import os
 import pathlib
 import sys
 
-# Run from a checkout without installing: the repository root holds keras_preact/.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
+
+# Runs from a checkout without installing: the repository root holds keras_preact/.
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from keras_preact.commands import evaluate  # noqa: E402
+from keras_preact.cli import run_command  # noqa: E402
 
 
 def main(argv=None):
-    """Parses `argv` and evaluates; returns the exit status."""
-    parser = argparse.ArgumentParser(description=evaluate.__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    evaluate.add_arguments(parser)
-    return evaluate.run(parser.parse_args(argv))
+    """Parses `argv` (default: the command line) and runs; returns the exit status."""
+    return run_command("evaluate", argv, prog="evaluate.py")
 
 
 if __name__ == "__main__":

@@ -1,23 +1,22 @@
-"""Fine-tune a pretrained keras_preact network on a folder of images: a thin wrapper
-over `keras-preact finetune` (keras_preact/commands/finetune.py); run with --help for
-the flags."""
+"""Fine-tune a pretrained keras_preact network on a folder of images (the same as
+`keras-preact finetune`).
+"""
 
-import argparse
+import os
 import pathlib
 import sys
 
-# Run from a checkout without installing: the repository root holds keras_preact/.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
+
+# Runs from a checkout without installing: the repository root holds keras_preact/.
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from keras_preact.commands import finetune  # noqa: E402
+from keras_preact.cli import run_command  # noqa: E402
 
 
 def main(argv=None):
-    """Parses `argv` and fine-tunes; returns the exit status."""
-    parser = argparse.ArgumentParser(description=finetune.__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    finetune.add_arguments(parser)
-    return finetune.run(parser.parse_args(argv))
+    """Parses `argv` (default: the command line) and runs; returns the exit status."""
+    return run_command("finetune", argv, prog="finetune.py")
 
 
 if __name__ == "__main__":

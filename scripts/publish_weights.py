@@ -1,23 +1,25 @@
-"""Publish a trained weight set to the Hugging Face Hub (same as `keras-preact publish`).
+"""Publish a trained weight set to the Hugging Face Hub (the same as
+`keras-preact publish`).
 
     python scripts/publish_weights.py preact_resnet164.cifar10 \\
         --weights-file runs/r164/model.weights.h5 --metrics runs/r164/eval.json
 """
 
-import argparse
+import os
+import pathlib
 import sys
 
-from keras_preact.commands import publish
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
+
+# Runs from a checkout without installing: the repository root holds keras_preact/.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+
+from keras_preact.cli import run_command  # noqa: E402
 
 
 def main(argv=None):
-    """Parses the flags and publishes; returns the exit status."""
-    parser = argparse.ArgumentParser(
-        prog="publish_weights.py",
-        description=publish.__doc__.splitlines()[0],
-    )
-    publish.add_arguments(parser)
-    return publish.run(parser.parse_args(argv))
+    """Parses `argv` (default: the command line) and runs; returns the exit status."""
+    return run_command("publish", argv, prog="publish_weights.py")
 
 
 if __name__ == "__main__":

@@ -1,22 +1,21 @@
-"""Train a keras_preact network: a thin wrapper over `keras-preact train`
-(keras_preact/commands/train.py); run with --help for the flags."""
+"""Train a keras_preact network (the same as `keras-preact train`; --help lists the flags).
+"""
 
-import argparse
+import os
 import pathlib
 import sys
 
-# Run from a checkout without installing: the repository root holds keras_preact/.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
+
+# Runs from a checkout without installing: the repository root holds keras_preact/.
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from keras_preact.commands import train  # noqa: E402
+from keras_preact.cli import run_command  # noqa: E402
 
 
 def main(argv=None):
-    """Parses `argv` and trains; returns the exit status."""
-    parser = argparse.ArgumentParser(description=train.__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    train.add_arguments(parser)
-    return train.run(parser.parse_args(argv))
+    """Parses `argv` (default: the command line) and runs; returns the exit status."""
+    return run_command("train", argv, prog="train.py")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """`keras-preact summary`: build a network of the zoo and print its stages, output shapes
-and parameter counts (trainable, and total with BN statistics, as in paper.md §4.5).
+and parameter counts (trainable, and total with the BN moving statistics).
 
     keras-preact summary preact_resnet164
     keras-preact summary --depth 110 --placement original --shortcut exclusive_gating --full
