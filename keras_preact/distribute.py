@@ -7,7 +7,14 @@ active Keras backend:
 |---------------|------------------------------------------|--------------------------------------|
 | default       | the default `tf.distribute` strategy     | no distribution (one device)         |
 | mirrored      | `tf.distribute.MirroredStrategy`         | `keras.distribution.DataParallel`    |
-| multiworker   | `MultiWorkerMirroredStrategy` (TF_CONFIG; experimental with Keras 3) | not supported |
+| multiworker   | `MultiWorkerMirroredStrategy` (TF_CONFIG; refused on Keras <= 3.15, see below) | not supported |
+
+Keras 3.15.1 with TensorFlow 2.21 cannot `fit` under `MultiWorkerMirroredStrategy`: even a
+one-layer model on two loopback workers fails in `Trainer._maybe_symbolic_build` ("Attempt
+to convert a value (PerReplica...)"), and past that in the metric reduction
+(keras-team/keras#20585; reproduced by tests/test_distribute.py). So `multiworker` is
+refused with that explanation on those versions; `KERAS_PREACT_EXPERIMENTAL_MULTIWORKER=1`
+lifts the refusal to try a fixed Keras.
 
 Build, compile and fit inside `Distribution.scope()`. The batch size given to the
 pipelines is the global batch; each replica sees `batch / num_replicas` examples.
@@ -23,6 +30,17 @@ import warnings
 import keras
 
 STRATEGIES = ("default", "mirrored", "multiworker")
+MULTIWORKER_OVERRIDE = "KERAS_PREACT_EXPERIMENTAL_MULTIWORKER"
+LAST_BROKEN_KERAS = (3, 15)  # the newest Keras seen failing MultiWorkerMirroredStrategy
+
+
+def multiworker_supported():
+    """False while the installed Keras is one whose `fit` is known to fail under
+    `MultiWorkerMirroredStrategy` (unless KERAS_PREACT_EXPERIMENTAL_MULTIWORKER=1)."""
+    if os.environ.get(MULTIWORKER_OVERRIDE) == "1":
+        return True
+    version = tuple(int(part) for part in keras.__version__.split(".")[:2])
+    return version > LAST_BROKEN_KERAS
 
 
 @dataclasses.dataclass
@@ -80,6 +98,12 @@ def _resolve_tensorflow(name, devices):
         strategy = tf.distribute.MirroredStrategy(devices=devices or None)
         return Distribution(name, "tensorflow", strategy.num_replicas_in_sync,
                             list(strategy.extended.worker_devices), strategy=strategy)
+    if not multiworker_supported():
+        raise ValueError(
+            f"--strategy multiworker does not work with Keras {keras.__version__}: its fit() "
+            "fails under tf.distribute.MultiWorkerMirroredStrategy even for a one-layer model "
+            "(keras-team/keras#20585). Train on one machine with --strategy mirrored (all "
+            "local GPUs), or set KERAS_PREACT_EXPERIMENTAL_MULTIWORKER=1 to try a newer Keras.")
     warnings.warn(
         "--strategy multiworker is experimental: whether Keras 3 fully supports "
         "MultiWorkerMirroredStrategy is an open question (keras-team/keras#20585). "
