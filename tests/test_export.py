@@ -12,6 +12,7 @@ import pytest
 
 import keras_preact as kp
 from keras_preact import data, export, features, finetune
+from model_helpers import load_script, randomize_bn
 
 pytestmark = [
     pytest.mark.tf_only,
@@ -20,15 +21,6 @@ pytestmark = [
 ]
 tf = pytest.importorskip("tensorflow")
 
-
-def _randomize_bn(model, seed=0):
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            shape = layer.gamma.shape
-            layer.set_weights([rng.uniform(0.5, 1.5, shape), rng.normal(0, 0.2, shape),
-                               rng.normal(0, 0.3, shape), rng.uniform(0.5, 2.0, shape)])
-    return model
 
 
 def _images(n=8, size=32, seed=0):
@@ -40,7 +32,7 @@ def _images(n=8, size=32, seed=0):
 def classifier():
     """Pre-act ResNet-20 with logits and non-trivial BN statistics."""
     keras.utils.set_random_seed(0)
-    return _randomize_bn(kp.PreActResNet20(classifier_activation=None))
+    return randomize_bn(kp.PreActResNet20(classifier_activation=None))
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +44,7 @@ def raw_pixel_saved_model(tmp_path_factory, classifier):
 
 def _transfer_model(classes=3, **kwargs):
     keras.utils.set_random_seed(1)
-    backbone = _randomize_bn(kp.build_resnet(8, include_top=False, pooling="avg",
+    backbone = randomize_bn(kp.build_resnet(8, include_top=False, pooling="avg",
                                              input_shape=(32, 32, 3), **kwargs))
     return finetune.build_transfer_model(backbone, classes, classifier_activation=None)
 
@@ -84,7 +76,7 @@ def test_raw_pixels_are_normalised_in_the_graph(raw_pixel_saved_model, classifie
 
 
 def test_feature_maps_export_with_open_size(tmp_path):
-    backbone = _randomize_bn(kp.build_resnet(8, include_top=False, input_shape=(None, None, 3)))
+    backbone = randomize_bn(kp.build_resnet(8, include_top=False, input_shape=(None, None, 3)))
     extractor = features.feature_extractor(backbone)
     path = export.export_saved_model(extractor, tmp_path / "features")
     signature = tf.saved_model.load(path).signatures["serving_default"]
@@ -146,16 +138,6 @@ def test_invalid_requests_fail_before_converting(tmp_path, classifier):
         export.export_tflite(open_size, tmp_path / "m.tflite")
 
 
-def _script(name):
-    import importlib.util
-    import pathlib
-
-    path = pathlib.Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"script_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def _fine_tuned_folder(tmp_path):
     """What `keras-preact finetune --output` leaves: model.keras and summary.json."""
@@ -173,7 +155,7 @@ def _fine_tuned_folder(tmp_path):
 def test_command_exports_a_fine_tuned_model(tmp_path, capsys):
     folder = _fine_tuned_folder(tmp_path)
     output = tmp_path / "pets.tflite"
-    status = _script("export").main(["--model-file", str(folder / "model.keras"),
+    status = load_script("export").main(["--model-file", str(folder / "model.keras"),
                                      "--include-preprocessing", "--output", str(output),
                                      "--verify-count", "4"])
     summary = json.loads(capsys.readouterr().out)
@@ -189,7 +171,7 @@ def test_command_exports_a_fine_tuned_model(tmp_path, capsys):
 
 
 def test_command_refuses_bad_arguments(tmp_path, capsys):
-    main = _script("export").main
+    main = load_script("export").main
     assert main(["--model", "preact_resnet20", "--output", str(tmp_path / "m"),
                  "--quantization", "int8"]) == 2
     assert ".tflite" in capsys.readouterr().err
@@ -203,9 +185,9 @@ def test_command_refuses_bad_arguments(tmp_path, capsys):
 @pytest.mark.slow
 def test_command_exports_a_saved_model_with_local_weights(tmp_path, capsys):
     weights = tmp_path / "w.weights.h5"
-    _randomize_bn(kp.PreActResNet20()).save_weights(weights)
+    randomize_bn(kp.PreActResNet20()).save_weights(weights)
     output = tmp_path / "saved"
-    status = _script("export").main(["--model", "preact_resnet20", "--weights", str(weights),
+    status = load_script("export").main(["--model", "preact_resnet20", "--weights", str(weights),
                                      "--normalization", "cifar10", "--output", str(output)])
     summary = json.loads(capsys.readouterr().out)
     assert status == 0 and summary["verified"] is True
@@ -253,7 +235,7 @@ def test_int8_command_with_raw_pixel_input(tmp_path, capsys):
     for i, pixels in enumerate(_images(24, size=40, seed=3)):
         Image.fromarray(pixels).save(images / f"{i}.png")
     folder = _fine_tuned_folder(tmp_path)
-    status = _script("export").main([
+    status = load_script("export").main([
         "--model-file", str(folder / "model.keras"), "--quantization", "int8",
         "--include-preprocessing", "--representative-data", str(images),
         "--output", str(tmp_path / "int8.tflite")])
@@ -279,7 +261,7 @@ FAMILIES = {
 @pytest.mark.slow
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_every_family_converts_to_tflite(tmp_path, family):
-    model = _randomize_bn(FAMILIES[family]())
+    model = randomize_bn(FAMILIES[family]())
     size = model.inputs[0].shape[1]
     path = export.export_tflite(model, tmp_path / "m.tflite")
     images = np.random.default_rng(0).normal(size=(4, size, size, 3)).astype("float32")

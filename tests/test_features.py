@@ -7,17 +7,8 @@ import pytest
 
 import keras_preact as kp
 from keras_preact import features
+from model_helpers import randomize_bn
 
-
-def _randomize_bn(model, seed=0):
-    """Gives every BN non-trivial statistics and affine parameters, so a missing or
-    misplaced BN would change the outputs."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            shape = layer.gamma.shape
-            layer.set_weights([rng.uniform(0.5, 1.5, shape), rng.normal(0, 0.2, shape),
-                               rng.normal(0, 0.3, shape), rng.uniform(0.5, 2.0, shape)])
 
 
 def _images(size, batch=1, seed=0):
@@ -61,7 +52,7 @@ def test_imagenet_backbone_runs_on_any_size():
                                                (kp.ResNet20, "conv4_block3_out")])
 def test_pretrained_backbone_matches_full_model_features(tmp_path, entry_point, last):
     full = entry_point()
-    _randomize_bn(full)
+    randomize_bn(full)
     path = str(tmp_path / "full.weights.h5")
     full.save_weights(path)
     images = _images(32, batch=2)
@@ -105,7 +96,7 @@ def test_stages_are_found_for_every_placement(placement):
 
 def test_feature_extractor_returns_a_dict_of_stage_maps():
     model = kp.build_resnet(8, include_top=False, input_shape=(None, None, 3))
-    _randomize_bn(model)
+    randomize_bn(model)
     extractor = features.feature_extractor(model)
     for size in (32, 64):
         maps = extractor(_images(size), training=False)

@@ -14,6 +14,7 @@ from PIL import Image
 import keras_preact as kp
 from keras_preact import data, features, finetune
 from keras_preact.registry import Metric, Preprocessing, WeightsEntry
+from model_helpers import load_script, randomize_bn
 
 COLORS = ((200, 40, 40), (40, 200, 40), (40, 40, 200))
 
@@ -44,20 +45,12 @@ def _arrays(n=24, size=32, seed=0):
     return images, labels
 
 
-def _randomize_bn(model, seed=0):
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            shape = layer.gamma.shape
-            layer.set_weights([rng.uniform(0.5, 1.5, shape), rng.normal(0, 0.2, shape),
-                               rng.normal(0, 0.3, shape), rng.uniform(0.5, 2.0, shape)])
-
 
 def _transfer_model(seed=0, **kwargs):
     keras.utils.set_random_seed(seed)
     backbone = kp.build_resnet(8, include_top=False, pooling="avg", input_shape=(32, 32, 3),
                                **kwargs)
-    _randomize_bn(backbone, seed)
+    randomize_bn(backbone, seed)
     return finetune.build_transfer_model(backbone, len(COLORS))
 
 
@@ -233,7 +226,7 @@ def test_folder_workflow_follows_the_weights_metadata(tmp_path, folder):
 
 def test_pretrained_features_are_loaded_into_the_backbone(tmp_path, folder):
     full = kp.PreActResNet20()
-    _randomize_bn(full)
+    randomize_bn(full)
     path = str(tmp_path / "full.weights.h5")
     full.save_weights(path)
     result = finetune.finetune_folder(
@@ -260,19 +253,9 @@ def test_metadata_recorded_by_training_is_used(tmp_path):
     assert finetune.local_metadata(str(path))["class_names"] == ["a", "b"]
 
 
-def _script(name):
-    import importlib.util
-    import pathlib
-
-    path = pathlib.Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"script_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_command_line(tmp_path, folder, capsys):
-    main = _script("finetune").main
+    main = load_script("finetune").main
     weights = tmp_path / "w.weights.h5"
     kp.PreActResNet20().save_weights(weights)
     args = ["--model", "preact_resnet20", "--weights", str(weights), "--data", str(folder),
