@@ -95,6 +95,15 @@ def _check_structure(entry, arch, downsample, stride_at, shortcut_options):
         )
 
 
+def _check_head(weights, num_classes, include_top, classes):
+    if include_top and None not in (classes, num_classes) and classes != num_classes:
+        raise ValueError(
+            f"weights={weights!r} has a {num_classes}-class head but classes={classes}. "
+            f"For transfer learning to {classes} classes use include_top=False, "
+            "pooling='avg' and add your own classifier."
+        )
+
+
 def _input_shape(arch, input_shape, input_tensor, include_top, has_weights):
     if input_tensor is not None:
         shape = tuple(input_tensor.shape[1:])
@@ -295,6 +304,13 @@ def build_resnet(
             "keras.config.set_image_data_format('channels_last')."
         )
     canonical = model_name(arch, placement, shortcut)
+    # Cheap checks first: nothing is downloaded for a call that cannot succeed.
+    shape = _input_shape(arch, input_shape, input_tensor, include_top, weights is not None)
+    if weights is not None and classifier_activation not in (None, "softmax"):
+        raise ValueError(
+            "With pretrained weights, classifier_activation must be None or "
+            f"'softmax', got {classifier_activation!r}."
+        )
 
     resolved = None
     if weights is not None:
@@ -307,28 +323,16 @@ def build_resnet(
             registered = registry.WEIGHTS.get(f"{canonical}.{weights}")
         if registered is not None:
             _check_structure(registered, *structure)
+            _check_head(weights, registered.num_classes, include_top, classes)
         resolved = pretrained.resolve_weights(weights, canonical)
         if resolved.entry is not None and resolved.entry is not registered:
             _check_structure(resolved.entry, *structure)
-        if classifier_activation not in (None, "softmax"):
-            raise ValueError(
-                "With pretrained weights, classifier_activation must be None or "
-                f"'softmax', got {classifier_activation!r}."
-            )
-        if include_top and classes is not None and resolved.num_classes is not None and (
-            classes != resolved.num_classes
-        ):
-            raise ValueError(
-                f"weights={weights!r} has a {resolved.num_classes}-class head but "
-                f"classes={classes}. For transfer learning to {classes} classes use "
-                "include_top=False, pooling='avg' and add your own classifier."
-            )
+        _check_head(weights, resolved.num_classes, include_top, classes)
     if classes is None:
         classes = resolved.num_classes if resolved and resolved.num_classes else arch.default_classes
     if not isinstance(classes, int) or isinstance(classes, bool) or classes < 1:
         raise ValueError(f"classes must be a positive integer, got {classes!r}.")
 
-    shape = _input_shape(arch, input_shape, input_tensor, include_top, weights is not None)
     if input_tensor is None:
         inputs = keras.Input(shape=shape, name="input")
     elif keras.backend.is_keras_tensor(input_tensor):
@@ -340,22 +344,24 @@ def build_resnet(
     features = _backbone(inputs, arch, placement, shortcut, downsample, stride_at, options, factory)
     name = name or canonical
 
-    def head():
+    def head(units):
         x = layers.GlobalAveragePooling2D(name="avg_pool")(features)
-        return factory.dense(x, classes, classifier_activation, "predictions")
+        return factory.dense(x, units, classifier_activation, "predictions")
 
     source_inputs = keras.utils.get_source_inputs(inputs)
     if len(source_inputs) == 1:
         source_inputs = source_inputs[0]
     with _recursion_room(arch):
         if include_top:
-            model = keras.Model(source_inputs, head(), name=name)
+            model = keras.Model(source_inputs, head(classes), name=name)
             if resolved is not None:
                 pretrained.load_weights(model, resolved)
             return model
         if resolved is not None:
-            # One file per weight set: load into the full graph, then cut the head off.
-            pretrained.load_weights(keras.Model(source_inputs, head(), name=name), resolved)
+            # One file per weight set: load into the full graph (with the file's own head,
+            # whatever `classes` says), then cut the head off.
+            full = keras.Model(source_inputs, head(resolved.num_classes or classes), name=name)
+            pretrained.load_weights(full, resolved)
         return keras.Model(source_inputs, _pool(features, pooling), name=name)
 
 

@@ -225,3 +225,16 @@ def test_registered_weights_refuse_another_structure(monkeypatch, tiny_weights, 
     ]:
         with pytest.raises(registry.IncompatibleWeightsError, match=message):
             kp.build_resnet(8, weights="cifar10", **kwargs)
+
+
+def test_pretrained_head_arguments_are_checked(tmp_path):
+    path = tmp_path / "w.weights.h5"
+    kp.PreActResNet20().save_weights(path)
+    with pytest.raises(ValueError, match="10-class head but classes=100.*include_top=False"):
+        kp.PreActResNet20(weights=str(path), classes=100)
+    with pytest.raises(ValueError, match="classifier_activation must be None or 'softmax'"):
+        kp.PreActResNet20(weights=str(path), classifier_activation="sigmoid")
+    with pytest.raises(ValueError, match="3 input channels"):
+        kp.PreActResNet20(weights=str(path), include_top=False, input_shape=(32, 32, 1))
+    transfer = kp.PreActResNet20(weights=str(path), include_top=False, classes=100)
+    assert transfer.output.shape == (None, None, None, 64)
