@@ -25,20 +25,21 @@ setup(
     packages=find_packages(include=["keras_preact", "keras_preact.*"]),
     include_package_data=True,
     package_data={"keras_preact": ["*.json"]},
-    # Ranges are the ones exercised by .ci/run (keras 3.15, TF 2.21, hub 2.4).
+    # Lower bounds are the versions .ci/run installs and tests (keras 3.15.1, TF 2.21,
+    # huggingface-hub 2.4, jax 0.10); upper bounds stop at the next major release.
     install_requires=[
-        "keras>=3.10,<4",
+        "keras>=3.15,<4",
         "numpy>=1.26",
         "h5py>=3.10",
         "pillow>=10",
-        "huggingface-hub>=1.0,<3",
+        "huggingface-hub>=2.4,<3",
     ],
     extras_require={
-        "tf": ["tensorflow-cpu>=2.18,<2.22; platform_machine == 'x86_64'",
-               "tensorflow>=2.18,<2.22; platform_machine != 'x86_64'",
+        "tf": ["tensorflow-cpu>=2.21,<2.22; platform_machine == 'x86_64'",
+               "tensorflow>=2.21,<2.22; platform_machine != 'x86_64'",
                "tensorflow-datasets>=4.9,<5",
-               "tensorboard>=2.18"],
-        "jax": ["jax>=0.4.30"],
+               "tensorboard>=2.21"],
+        "jax": ["jax>=0.10"],
         "export": ["ai-edge-litert>=2.3,<3"],
         "test": ["pytest>=8", "pytest-xdist>=3"],
         "plots": ["matplotlib>=3.8", "tqdm>=4.60"],
