@@ -19,6 +19,7 @@ os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 
 import dataclasses  # noqa: E402
 import pathlib  # noqa: E402
+import socket  # noqa: E402
 import sys  # noqa: E402
 
 import pytest  # noqa: E402
@@ -51,6 +52,29 @@ class HubEnv:
     env: dict
 
 
+def _point_client_at(monkeypatch, endpoint):
+    """Points the in-process huggingface_hub client (settings frozen at import) at `endpoint`."""
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "ENDPOINT", endpoint)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                        endpoint + "/{repo_id}/resolve/{revision}/{filename}")
+
+
+@pytest.fixture
+def kill_endpoint(hub_env, monkeypatch):
+    """A function that points the client at a loopback port nobody listens on (as if the
+    Hub became unreachable) and returns that endpoint."""
+    def kill():
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+        _point_client_at(monkeypatch, dead)
+        return dead
+
+    return kill
+
+
 @pytest.fixture
 def hub_env(fake_hub, tmp_path, monkeypatch):
     """Points huggingface_hub (in this process and in subprocesses) at the fake Hub,
@@ -74,11 +98,7 @@ def hub_env(fake_hub, tmp_path, monkeypatch):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(constants, "ENDPOINT", fake_hub.endpoint)
-    monkeypatch.setattr(
-        constants, "HUGGINGFACE_CO_URL_TEMPLATE",
-        fake_hub.endpoint + "/{repo_id}/resolve/{revision}/{filename}",
-    )
+    _point_client_at(monkeypatch, fake_hub.endpoint)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache_dir))
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)

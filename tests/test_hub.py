@@ -117,13 +117,8 @@ def test_missing_repo_file_and_revision_are_told_apart(hub_env):
         assert text in str(info.value) and repo_id in str(info.value)
 
 
-def test_dead_endpoint_fails_fast_with_the_offline_message(hub_env, monkeypatch):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
-    monkeypatch.setattr(constants, "ENDPOINT", dead)
-    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
-                        dead + "/{repo_id}/resolve/{revision}/{filename}")
+def test_dead_endpoint_fails_fast_with_the_offline_message(hub_env, kill_endpoint):
+    dead = kill_endpoint()
     start = time.monotonic()
     with pytest.raises(WeightsUnavailableError) as info:
         hub.download(REPO, "model.weights.h5", revision="a" * 40)
@@ -132,12 +127,10 @@ def test_dead_endpoint_fails_fast_with_the_offline_message(hub_env, monkeypatch)
     assert "cannot be reached" in str(info.value) and dead in str(info.value)
 
 
-def test_cached_branch_file_survives_a_dead_endpoint(hub_env, monkeypatch):
+def test_cached_branch_file_survives_a_dead_endpoint(hub_env, kill_endpoint):
     hub_env.hub.seed(REPO, {"config.json": b"{}"})
     path = hub.download(REPO, "config.json")
-    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
-    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
-                        "http://127.0.0.1:9/{repo_id}/resolve/{revision}/{filename}")
+    kill_endpoint()
     assert hub.download(REPO, "config.json") == path
 
 

@@ -7,7 +7,6 @@ import dataclasses
 import json
 import re
 import shutil
-import socket
 import warnings
 
 import huggingface_hub.constants as constants
@@ -129,14 +128,9 @@ def test_offline_falls_back_to_the_local_copy_and_says_so_once(
 
 
 def test_unreachable_hub_falls_back_to_the_local_copy(
-        published, tiny_weights, hub_env, monkeypatch):
+        published, tiny_weights, hub_env, kill_endpoint):
     copy = _local_copy(hub_env, published, tiny_weights.path)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
-    monkeypatch.setattr(constants, "ENDPOINT", dead)
-    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
-                        dead + "/{repo_id}/resolve/{revision}/{filename}")
+    kill_endpoint()
     with pytest.warns(UserWarning, match="cannot be reached"):
         resolved = pretrained.resolve_weights("cifar10", tw.ARCH)
     assert resolved.path == str(copy)
