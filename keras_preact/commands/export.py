@@ -25,6 +25,8 @@ import os
 import sys
 import time
 
+from keras_preact.commands.options import add_normalization_arguments, explicit_normalization
+
 
 def add_arguments(parser):
     """Adds the subcommand's arguments to an `argparse` parser."""
@@ -51,10 +53,7 @@ def add_arguments(parser):
                           help="default uint8 with --include-preprocessing, else float32")
     artifact.add_argument("--image-size", type=int, help="square input side")
     norm = parser.add_argument_group("normalisation (default: the weights' metadata)")
-    norm.add_argument("--normalization", choices=["cifar10", "cifar100", "imagenet"])
-    norm.add_argument("--mean", type=float, nargs=3, metavar=("R", "G", "B"),
-                      help="per-channel mean on the 0-255 scale (with --std)")
-    norm.add_argument("--std", type=float, nargs=3, metavar=("R", "G", "B"))
+    add_normalization_arguments(norm)
     images = parser.add_argument_group("images")
     images.add_argument("--representative-data", help="folder of images (any layout) for "
                         "int8 calibration")
@@ -66,14 +65,6 @@ def add_arguments(parser):
     parser.add_argument("--summary", help="also write the JSON summary to this file")
 
 
-def _explicit_preprocessing(args):
-    if (args.mean is None) != (args.std is None):
-        raise ValueError("--mean and --std go together.")
-    if args.mean is not None:
-        return {"mean": args.mean, "std": args.std}
-    return args.normalization
-
-
 def _load(args):
     """(model, preprocessing or None, class names or None)."""
     import keras
@@ -81,7 +72,7 @@ def _load(args):
     import keras_preact
     from keras_preact import finetune
 
-    explicit = _explicit_preprocessing(args)
+    explicit = explicit_normalization(args)
     if (args.model is None) == (args.model_file is None):
         raise ValueError("Give exactly one of --model and --model-file.")
     if args.model_file is not None:

@@ -20,6 +20,8 @@ import contextlib
 import json
 import sys
 
+from keras_preact.commands.options import add_normalization_arguments, explicit_normalization
+
 
 def add_arguments(parser):
     """Adds the subcommand's arguments to an `argparse` parser."""
@@ -34,11 +36,8 @@ def add_arguments(parser):
                       help="validation subfolder; 'auto' (val, validation or test) or 'none'")
     data.add_argument("--image-size", type=int, help="square input side (default: the "
                       "weights' training size, else 32 for CIFAR nets / 224 for ImageNet nets)")
-    data.add_argument("--normalization", choices=["cifar10", "cifar100", "imagenet"],
-                      help="per-channel normalisation, when the weights do not record one")
-    data.add_argument("--mean", type=float, nargs=3, metavar=("R", "G", "B"),
-                      help="per-channel mean on the 0-255 scale (with --std)")
-    data.add_argument("--std", type=float, nargs=3, metavar=("R", "G", "B"))
+    add_normalization_arguments(
+        data, help="per-channel normalisation, when the weights do not record one")
     data.add_argument("--augment", default="cifar", choices=["cifar", "none"],
                       help="cifar: 4-pixel pad, random crop and flip (the paper's)")
     data.add_argument("--limit", type=int, help="use a seeded subset of N images per split")
@@ -63,14 +62,6 @@ def add_arguments(parser):
     parser.add_argument("--output", help="folder for model.keras, history.json, summary.json")
 
 
-def _preprocessing(args):
-    if (args.mean is None) != (args.std is None):
-        raise ValueError("--mean and --std go together.")
-    if args.mean is not None:
-        return {"mean": args.mean, "std": args.std}
-    return args.normalization
-
-
 def run(args):
     """Fine-tunes; prints the summary as JSON; returns the exit status."""
     from keras_preact import finetune, reporting
@@ -79,7 +70,7 @@ def run(args):
         # Progress goes to stderr, so that stdout holds only the JSON summary.
         with contextlib.redirect_stdout(sys.stderr):
             result = finetune.finetune_folder(
-                args.model, args.data, weights=args.weights, preprocessing=_preprocessing(args),
+                args.model, args.data, weights=args.weights, preprocessing=explicit_normalization(args),
                 image_size=args.image_size, train_split=args.train_split,
                 validation_split=None if args.val_split == "none" else args.val_split,
                 dropout=args.dropout, classifier_activation=None if args.logits else "softmax",
