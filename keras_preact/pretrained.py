@@ -5,7 +5,8 @@
 - a registered tag, e.g. "cifar10": the registry entry of (model, tag), downloaded from
   its Hub repo at the pinned commit; offline or with the Hub unreachable, the local copy
   `weights/<name>/` of a source checkout is used instead (same checksum), and a warning
-  says so once;
+  says so once; an entry not on the Hub yet (`revision=UNPUBLISHED`) loads from that
+  local copy only;
 - "hf://owner/repo[@revision]": any repo published by `keras_preact.publish`; its
   `keras_preact.json` (or a `config.json` with the same fields) gives the architecture,
   classes, preprocessing and sha256;
@@ -101,6 +102,8 @@ def _entries(registry):
 
 
 def _resolve_entry(entry, cache_dir):
+    if not entry.published:
+        return _resolve_unpublished(entry)
     source = f"{entry.name} (hf://{entry.repo_id}@{entry.revision}, {entry.filename})"
     try:
         path = hub.download(entry.repo_id, entry.filename, revision=entry.revision,
@@ -118,6 +121,19 @@ def _resolve_entry(entry, cache_dir):
     if fallback is not None:
         _announce_fallback(entry, path, fallback)
     return ResolvedWeights(path, entry.num_classes, entry)
+
+
+def _resolve_unpublished(entry):
+    path = hub.weights_root() / entry.name / entry.filename
+    if not path.is_file():
+        raise WeightsUnavailableError(
+            f"{entry.name} is not on the Hugging Face Hub yet: its weights ship only in the "
+            f"source repository, as weights/{entry.name}/{entry.filename}, and there is no "
+            f"such file at {path}. Use a source checkout (git clone, then pip install -e .), "
+            f"or copy that folder and point ${hub.WEIGHTS_DIR_ENV} at its parent."
+        )
+    hub.verify_sha256(path, entry.sha256, source=f"{entry.name} (local copy {path})")
+    return ResolvedWeights(os.fspath(path), entry.num_classes, entry)
 
 
 def _announce_fallback(entry, path, reason):

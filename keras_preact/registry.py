@@ -26,6 +26,9 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[a-z0-9_]+\.[a-z0-9_]+")
 _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 
+# The `revision` of an entry whose file is not on the Hub yet (see `WeightsEntry`).
+UNPUBLISHED = None
+
 
 class WeightsError(ValueError):
     """Base class of every error raised while resolving, verifying, loading or publishing
@@ -99,11 +102,13 @@ class Metric:
         dataset: the dataset key, e.g. "cifar10".
         split: the split it was measured on, e.g. "test".
         top1_error: top-1 error in percent.
+        top5_error: top-5 error in percent, if measured.
     """
 
     dataset: str
     split: str
     top1_error: float
+    top5_error: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,7 +133,10 @@ class WeightsEntry:
             `keras_preact.model_name` gives it, e.g. "preact_resnet164".
         tag: the weight set's tag, e.g. "cifar10" (`weights="cifar10"`).
         repo_id: Hub repository, "owner/name".
-        revision: the 40-hex commit the file is pinned to (never a branch).
+        revision: the 40-hex commit the file is pinned to (never a branch); None for a
+            weight set that is not on the Hub yet (`UNPUBLISHED`): it loads only from the
+            local copy `weights/<name>/` of a source checkout (or
+            `$KERAS_PREACT_WEIGHTS_DIR`), sha256-checked all the same.
         filename: the weights file in the repo, e.g. "model.weights.h5".
         sha256: hex sha256 of that file; checked before every load.
         file_size: size of that file in bytes.
@@ -151,7 +159,7 @@ class WeightsEntry:
     architecture: str
     tag: str
     repo_id: str
-    revision: str
+    revision: str | None
     filename: str
     sha256: str
     file_size: int
@@ -181,12 +189,19 @@ class WeightsEntry:
         """The entry's key, "architecture.tag"."""
         return f"{self.architecture}.{self.tag}"
 
+    @property
+    def published(self):
+        """Whether the file is on the Hub at a pinned commit (False: local copy only)."""
+        return self.revision is not UNPUBLISHED
+
     def describe(self):
         """A human-readable summary of the entry, one fact per line."""
         pre = self.preprocessing
+        where = (f"hf://{self.repo_id}@{self.revision}" if self.published
+                 else f"weights/{self.name}/ (local copy; not on the Hub yet)")
         lines = [
             self.name,
-            f"  weights:  hf://{self.repo_id}@{self.revision} {self.filename} "
+            f"  weights:  {where} {self.filename} "
             f"({self.file_size:,} bytes, sha256 {self.sha256})",
             f"  model:    {self.architecture}, {self.num_params:,} parameters, "
             f"{self.num_classes} classes, input {self.input_size[0]}x{self.input_size[1]}",
@@ -194,9 +209,10 @@ class WeightsEntry:
         ]
         for metric in self.metrics:
             paper = f" (paper: {self.paper.top1_error}%, {self.paper.source})" if self.paper else ""
+            top5 = "" if metric.top5_error is None else f", {metric.top5_error}% top-5"
             lines.append(
-                f"  result:   {metric.top1_error}% top-1 error on {metric.dataset}/{metric.split}"
-                + paper
+                f"  result:   {metric.top1_error}% top-1 error{top5} on "
+                f"{metric.dataset}/{metric.split}" + paper
             )
         lines.append(f"  recipe:   {self.recipe}")
         return "\n".join(lines)
@@ -352,8 +368,9 @@ def validate_entry(entry, model=None, *, pinned=True):
 
     check(bool(_NAME.fullmatch(entry.name)), "name must be 'architecture.tag' in [a-z0-9_]")
     check(bool(_REPO_ID.fullmatch(entry.repo_id)), f"repo_id {entry.repo_id!r} is not owner/name")
-    check(not pinned or bool(_SHA1.fullmatch(entry.revision)),
-          f"revision {entry.revision!r} must be a 40-hex commit sha, not a branch or tag")
+    check(not pinned or not entry.published or bool(_SHA1.fullmatch(entry.revision)),
+          f"revision {entry.revision!r} must be a 40-hex commit sha (or UNPUBLISHED), not "
+          "a branch or tag")
     check(bool(_SHA256.fullmatch(entry.sha256)), "sha256 must be 64 lowercase hex digits")
     check(entry.filename.endswith(".weights.h5"), "filename must end in .weights.h5")
     check(entry.file_size > 0, "file_size must be positive")

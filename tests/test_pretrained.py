@@ -299,3 +299,26 @@ def test_a_repo_downloaded_by_hand_loads_from_its_folder(hub_env, tiny_weights, 
     folder = huggingface_hub.snapshot_download("kp-test/by-hand", revision=sha,
                                                local_dir=tmp_path / "by-hand")
     _assert_is_tiny(_build(weights=folder), tiny_weights)
+
+
+def test_unpublished_entry_loads_its_local_copy_without_the_hub(
+        hub_env, tiny_weights, monkeypatch):
+    entry = tw.entry(tiny_weights.path, num_params=tiny_weights.num_params,
+                     revision=registry.UNPUBLISHED)
+    _register(monkeypatch, entry)
+    with pytest.raises(WeightsUnavailableError, match="not on the Hugging Face Hub yet") as info:
+        kp.build_resnet(8, family="cifar", weights="cifar10")
+    assert "KERAS_PREACT_WEIGHTS_DIR" in str(info.value)
+    folder = hub_env.weights_dir / entry.name
+    folder.mkdir()
+    shutil.copyfile(tiny_weights.path, folder / entry.filename)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback warning: the local copy is the source
+        model = kp.build_resnet(8, family="cifar", weights="cifar10")
+    np.testing.assert_allclose(model.predict(tiny_weights.images, verbose=0),
+                               tiny_weights.outputs, rtol=1e-5, atol=1e-6)
+    assert hub_env.hub.requests == []
+    with open(folder / entry.filename, "ab") as f:
+        f.write(b"tampered")
+    with pytest.raises(ChecksumError):
+        kp.build_resnet(8, family="cifar", weights="cifar10")

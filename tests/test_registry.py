@@ -138,3 +138,13 @@ def test_shipped_labels():
     assert labels.get_labels("cifar100")[0] == "apple"
     with pytest.raises(ValueError, match="cifar10, cifar100"):
         labels.get_labels("svhn")
+
+
+def test_unpublished_entry_is_valid_and_says_where_its_file_is(good):
+    local = dataclasses.replace(good, revision=registry.UNPUBLISHED)
+    assert not local.published and good.published
+    assert registry.validate_entry(local) == []
+    assert f"weights/{good.name}/ (local copy; not on the Hub yet)" in local.describe()
+    assert registry.WeightsEntry.from_dict(local.to_dict()) == local
+    branch = dataclasses.replace(good, revision="main")
+    assert any("40-hex commit" in p for p in registry.validate_entry(branch))
