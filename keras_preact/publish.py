@@ -7,8 +7,10 @@ gets published. Publishing then
 1. writes the repo's folder, `weights/<name>/` by default (the offline copy of a source
    checkout): the weights file, `keras_preact.json` (the entry, which
    `weights="hf://..."` reads), Keras' `config.json` + `metadata.json` (so that
-   `keras.saving.load_model("hf://owner/repo")` works too), and a model card `README.md`
-   with `model-index` results;
+   `keras.saving.load_model("hf://owner/repo")` works too), `reference_outputs.json`
+   (the logits on the package's sample images, `keras_preact.samples`), the evaluation
+   report and training curves when given, and a model card `README.md` with
+   `model-index` results;
 2. creates the repo (if needed), uploads the folder in one commit, tags the commit;
 3. returns that commit, which the registry entry must pin as its `revision`.
 
@@ -41,6 +43,8 @@ DATASETS = {
     "imagenet": ("ImageNet-1k", "ILSVRC/imagenet-1k"),
 }
 METRIC_TOLERANCE = 0.01
+CURVES_FILENAME = "curves.png"
+EVALUATION_FILENAME = "evaluation.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +70,8 @@ def read_metrics(path, *, dataset=None, split=None):
     """Measured metrics from a JSON file.
 
     Accepts one object or a list of objects (or {"metrics": [...]}) with `dataset`,
-    `split` and either `top1_error` (percent) or `accuracy` (fraction in [0, 1]);
+    `split` and either `top1_error` (percent) or `accuracy` (fraction in [0, 1]), and
+    optionally `top5_error` (percent);
     `dataset`/`split` may be supplied by the arguments instead. The JSON written by
     `keras-preact evaluate` works as is (its dataset is read from `"data":
     "tfds:<dataset>/<split>"`).
@@ -100,7 +105,9 @@ def read_metrics(path, *, dataset=None, split=None):
             continue
         if not item_dataset or not item_split:
             raise PublishError(f"{path}: a metric lacks 'dataset' or 'split': {item}.")
-        metrics.append(Metric(item_dataset, item_split, round(error, 4)))
+        top5 = item.get("top5_error")
+        metrics.append(Metric(item_dataset, item_split, round(error, 4),
+                              None if top5 is None else round(float(top5), 4)))
     if not metrics:
         raise PublishError(f"{path} holds no 'top1_error' or 'accuracy' to check.")
     return tuple(metrics)
@@ -150,8 +157,15 @@ def check_release(entry, weights_file, measured, *, tolerance=METRIC_TOLERANCE, 
     return problems
 
 
-def model_card(entry):
-    """The model card (`huggingface_hub.ModelCard`) of a weight set."""
+def model_card(entry, *, evaluation=None, curves=None):
+    """The model card (`huggingface_hub.ModelCard`) of a weight set.
+
+    Args:
+        entry: the `WeightsEntry`.
+        evaluation: the `keras-preact evaluate` report of the weights (per-class
+            accuracy, command, hardware), or None.
+        curves: file name of the training-curve image in the repo, or None.
+    """
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     dataset_name, dataset_id = DATASETS.get(entry.tag.split("_")[0], (entry.tag, entry.tag))
@@ -179,7 +193,8 @@ def model_card(entry):
         model_name=entry.name,
         eval_results=results,
     )
-    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{_card_body(entry, dataset_name)}")
+    body = _card_body(entry, dataset_name) + _card_measurement(evaluation, curves)
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
 
 
 def _card_body(entry, dataset_name):
@@ -190,7 +205,8 @@ def _card_body(entry, dataset_name):
     else:
         build = f"kp.create_model({entry.architecture!r}, weights="
     rows = "\n".join(
-        f"| {m.dataset} | {m.split} | {m.top1_error:.2f} |"
+        f"| {m.dataset} | {m.split} | {m.top1_error:.2f} | "
+        + ("–" if m.top5_error is None else f"{m.top5_error:.2f}") + " |"
         + (f" {entry.paper.top1_error:.2f} ({entry.paper.source}) |" if entry.paper else " – |")
         for m in entry.metrics
     )
@@ -202,8 +218,8 @@ implementation of He et al., [{PAPER_TITLE}]({PAPER_URL}) (ECCV 2016).
 
 ## Results
 
-| dataset | split | top-1 error (%) | paper (%) |
-|---|---|---|---|
+| dataset | split | top-1 error (%) | top-5 error (%) | paper, top-1 error (%) |
+|---|---|---|---|---|
 {rows}
 
 ## Usage
@@ -247,7 +263,53 @@ is imported.
 """
 
 
-def write_folder(entry, weights_file, folder, *, model=None):
+def _card_measurement(evaluation, curves):
+    parts = []
+    if evaluation:
+        per_class = evaluation.get("per_class_accuracy") or {}
+        rows = "\n".join(f"| {name} | {value:.1f} |" for name, value in per_class.items()
+                         if value is not None)
+        hardware = evaluation.get("hardware") or {}
+        where = ""
+        if hardware:
+            where = (f"{hardware.get('cpu', '?')} ({hardware.get('cpu_count', '?')} CPUs, "
+                     f"devices {hardware.get('devices') or 'default'}), Keras "
+                     f"{hardware.get('keras', '?')} on {hardware.get('keras_backend', '?')}")
+        parts.append(f"""
+## Evaluation
+
+{evaluation.get("examples", "?"):,} images of `{evaluation.get("data", "?")}`, measured with
+
+```
+{evaluation.get("command", "?")}
+```
+""" + (f"on {where}.\n" if where else "") + ("""
+| class | top-1 accuracy (%) |
+|---|---|
+""" + rows + "\n" if rows else ""))
+    if curves:
+        parts.append(f"""
+## Training curves
+
+![training curves]({curves})
+""")
+    return "".join(parts)
+
+
+def _reference_outputs(entry, weights_file):
+    from keras_preact import samples
+
+    dataset = entry.metrics[0].dataset if entry.metrics else entry.tag
+    try:
+        samples.sample_images(dataset)
+    except ValueError:
+        return None
+    logits_model = _registry.build_model(entry, classifier_activation=None)
+    logits_model.load_weights(weights_file)
+    return samples.reference_outputs(logits_model, entry, dataset)
+
+
+def write_folder(entry, weights_file, folder, *, model=None, evaluation=None, curves=None):
     """Writes the repo's files into `folder`.
 
     Args:
@@ -256,6 +318,10 @@ def write_folder(entry, weights_file, folder, *, model=None):
         folder: the destination, created if needed.
         model: the built network, for Keras' `config.json`/`metadata.json`; None builds
             it with `registry.build_model(entry)`.
+        evaluation: the `keras-preact evaluate` report of the file (a dict), written as
+            `evaluation.json` and summarised in the model card; None for none.
+        curves: a training-curve image (`curves.png` of `keras-preact train`), copied as
+            `curves.png` and shown in the model card; None for none.
 
     Returns:
         The folder, as a `pathlib.Path`.
@@ -278,12 +344,23 @@ def write_folder(entry, weights_file, folder, *, model=None):
     (folder / "metadata.json").write_text(json.dumps(
         {"keras_version": keras.__version__, "keras_preact_version": __version__}, indent=2
     ) + "\n")
-    model_card(entry).save(folder / "README.md")
+    if evaluation:
+        (folder / EVALUATION_FILENAME).write_text(json.dumps(evaluation, indent=2) + "\n")
+    if curves:
+        shutil.copyfile(curves, folder / CURVES_FILENAME)
+    from keras_preact import samples
+
+    reference = _reference_outputs(entry, target)
+    if reference is not None:
+        (folder / samples.REFERENCE_FILENAME).write_text(json.dumps(reference, indent=2) + "\n")
+    model_card(entry, evaluation=evaluation, curves=CURVES_FILENAME if curves else None).save(
+        folder / "README.md")
     return folder
 
 
 def publish(entry, weights_file, measured, *, repo_id=None, folder=None, tag=None,
-            private=False, tolerance=METRIC_TOLERANCE, model=None, upload=True):
+            private=False, tolerance=METRIC_TOLERANCE, model=None, upload=True,
+            evaluation=None, curves=None):
     """Checks, writes and uploads a weight set, then tags the commit.
 
     Args:
@@ -297,6 +374,8 @@ def publish(entry, weights_file, measured, *, repo_id=None, folder=None, tag=Non
         tolerance: allowed top-1 error difference, in percentage points.
         model: the built network; None builds it with `registry.build_model(entry)`.
         upload: False checks and writes the folder only (a dry run).
+        evaluation: the evaluation report to ship and summarise (see `write_folder`).
+        curves: a training-curve image to ship (see `write_folder`).
 
     Returns:
         A `PublishResult`; pin `result.commit` as the entry's `revision` (None in a dry
@@ -330,7 +409,8 @@ def publish(entry, weights_file, measured, *, repo_id=None, folder=None, tag=Non
             "No Hugging Face token: log in with `hf auth login` or set HF_TOKEN (with "
             "write access to the repo)."
         )
-    write_folder(entry, weights_file, folder, model=model)
+    write_folder(entry, weights_file, folder, model=model, evaluation=evaluation,
+                 curves=curves)
     if not upload:
         return PublishResult(repo_id, None, None, os.fspath(folder), "")
     tag = tag or f"v{__version__}"

@@ -13,6 +13,7 @@ import huggingface_hub
 import huggingface_hub.constants as constants
 import numpy as np
 import pytest
+from PIL import Image
 
 import keras_preact as kp
 from keras_preact import hub, publish, registry
@@ -83,11 +84,18 @@ def _files(tmp_path, entry, weights, error=90.0):
     entry_file = tmp_path / "entry.json"
     entry_file.write_text(json.dumps(entry.to_dict()))
     metrics_file = tmp_path / "eval.json"
-    metrics_file.write_text(
-        json.dumps({"dataset": "cifar10", "split": "test", "top1_error": error}))
+    metrics_file.write_text(json.dumps({  # what `keras-preact evaluate --output` writes
+        "dataset": "cifar10", "split": "test", "top1_error": error, "top5_error": 50.0,
+        "examples": 20, "data": "folder:/data/cifar10-jpeg/test",
+        "per_class_accuracy": {name: 10.0 for name in kp.preprocessing.get_label_names("cifar10")},
+        "command": "keras-preact evaluate --weights w.h5 --data /data/cifar10-jpeg",
+        "hardware": {"cpu": "Test CPU", "cpu_count": 2, "keras": "3", "keras_backend": "tf"},
+    }))
+    curves = tmp_path / "curves.png"
+    Image.new("RGB", (8, 4), (200, 30, 30)).save(curves)
     return ["preact_resnet8_basic.cifar10", "--entry", str(entry_file),
             "--weights-file", str(weights), "--metrics", str(metrics_file),
-            "--folder", str(tmp_path / "folder")]
+            "--curves", str(curves), "--folder", str(tmp_path / "folder")]
 
 
 def test_publish_round_trip_as_a_user(hub_env, entry, tiny_weights, tmp_path):
@@ -107,8 +115,16 @@ def test_publish_round_trip_as_a_user(hub_env, entry, tiny_weights, tmp_path):
 
     folder = tmp_path / "folder"
     names = {p.name for p in folder.iterdir()}
-    assert names == {"model.weights.h5", "keras_preact.json", "config.json",
-                     "metadata.json", "README.md"}
+    assert names == {"model.weights.h5", "keras_preact.json", "config.json", "metadata.json",
+                     "README.md", "evaluation.json", "curves.png", "reference_outputs.json"}
+    card_text = (folder / "README.md").read_text()
+    for needle in ("![training curves](curves.png)", "| cat | 10.0 |", "Test CPU (2 CPUs",
+                   "keras-preact evaluate --weights w.h5", "| 90.00 | – |"):
+        assert needle in card_text, needle
+    reference = json.loads((folder / "reference_outputs.json").read_text())
+    assert reference["weights"] == entry.name and reference["sha256"] == entry.sha256
+    assert [i["label"] for i in reference["images"]] == sorted(
+        kp.preprocessing.get_label_names("cifar10"))
     for name in names:
         downloaded = huggingface_hub.hf_hub_download("kp-test/published", name, revision=commit)
         assert hub.sha256sum(downloaded) == hub.sha256sum(folder / name), name

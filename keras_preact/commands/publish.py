@@ -3,7 +3,8 @@ it to the Hugging Face Hub with a model card, tag the release, and print the com
 pin in the registry.
 
     keras-preact publish preact_resnet164.cifar10 \\
-        --weights-file runs/r164/model.weights.h5 --metrics runs/r164/eval.json
+        --weights-file runs/r164/model.weights.h5 --metrics runs/r164/eval.json \\
+        --curves runs/r164/curves.png
 
 The token comes from HF_TOKEN or `hf auth login`; it is never printed.
 """
@@ -41,6 +42,8 @@ def add_arguments(parser):
     parser.add_argument("--tolerance", type=float, default=0.01,
                         help="allowed top-1 error difference in percentage points "
                         "(default: 0.01)")
+    parser.add_argument("--curves", metavar="PNG", help="training-curve image to ship "
+                        "and show in the model card (curves.png of keras-preact train)")
     parser.add_argument("--dry-run", action="store_true",
                         help="check and write the folder, upload nothing")
 
@@ -62,15 +65,27 @@ def _entry(args):
     return entry
 
 
+def _evaluation_report(path):
+    """The `keras-preact evaluate` report in `path` (shipped with the weights), or None
+    when the file holds only bare metrics."""
+    import json
+
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    return data if isinstance(data, dict) and "per_class_accuracy" in data else None
+
+
 def run(args):
     """Runs the subcommand; returns the process exit status (0 on success)."""
     from keras_preact import publish, registry
 
     try:
         entry = _entry(args)
+        evaluation = None
         if args.metrics is not None:
             measured = publish.read_metrics(args.metrics, dataset=args.dataset,
                                             split=args.split)
+            evaluation = _evaluation_report(args.metrics)
         else:
             first = entry.metrics[0] if entry.metrics else None
             if first is None:
@@ -80,7 +95,7 @@ def run(args):
         result = publish.publish(
             entry, args.weights_file, measured, repo_id=args.repo_id, folder=args.folder,
             tag=args.tag, private=args.private, tolerance=args.tolerance,
-            upload=not args.dry_run,
+            upload=not args.dry_run, evaluation=evaluation, curves=args.curves,
         )
     except WeightsError as error:
         print(f"error: {error}", file=sys.stderr)
