@@ -5,7 +5,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("summary", "train", "evaluate", "finetune", "export", "publish")
+COMMANDS = ("summary", "predict", "train", "evaluate", "finetune", "export", "publish")
 
 
 def _list(args):
