@@ -71,10 +71,10 @@ def read_metrics(path, *, dataset=None, split=None):
 
     Accepts one object or a list of objects (or {"metrics": [...]}) with `dataset`,
     `split` and either `top1_error` (percent) or `accuracy` (fraction in [0, 1]), and
-    optionally `top5_error` (percent);
-    `dataset`/`split` may be supplied by the arguments instead. The JSON written by
-    `keras-preact evaluate` works as is (its dataset is read from `"data":
-    "tfds:<dataset>/<split>"`).
+    optionally `top5_error` (percent). The `dataset`/`split` arguments, when given,
+    name the measurement instead of the file (e.g. split "test-jpeg-q75" for the test
+    split of a JPEG copy). The JSON written by `keras-preact evaluate` works as is (its
+    dataset is read from `"data": "tfds:<dataset>/<split>"`).
 
     Returns:
         A tuple of `Metric`.
@@ -95,8 +95,8 @@ def read_metrics(path, *, dataset=None, split=None):
             source = source[len("tfds:"):].split("/")[0]
         else:
             source = None
-        item_dataset = item.get("dataset") or source or dataset
-        item_split = item.get("split", split)
+        item_dataset = dataset or item.get("dataset") or source
+        item_split = split or item.get("split")
         if "top1_error" in item:
             error = float(item["top1_error"])
         elif "accuracy" in item:

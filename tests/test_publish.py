@@ -75,6 +75,8 @@ def test_read_metrics_formats(tmp_path):
                        "split": "test", "top1_error": 5.1, "top1_accuracy": 94.9}
     path.write_text(json.dumps(evaluate_output))
     assert publish.read_metrics(path) == (Metric("cifar10", "test", 5.1),)
+    assert publish.read_metrics(path, split="test-jpeg-q75") == (
+        Metric("cifar10", "test-jpeg-q75", 5.1),)
     path.write_text(json.dumps({"loss": 1.0}))
     with pytest.raises(PublishError, match="no 'top1_error'"):
         publish.read_metrics(path)
