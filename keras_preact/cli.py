@@ -5,7 +5,8 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("summary", "predict", "train", "evaluate", "finetune", "export", "publish")
+COMMANDS = ("summary", "predict", "train", "evaluate", "compare", "finetune", "export",
+            "publish")
 
 
 def _list(args):

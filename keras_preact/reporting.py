@@ -133,6 +133,50 @@ def plot_history(rows, path, title=""):
     return path
 
 
+def plot_comparison(runs, path, title=""):
+    """Draws the error curves of several training runs on shared axes, e.g. original
+    against pre-activation units trained with one recipe (the comparison of Fig. 1 /
+    Table 2 of He et al. 2016 at small scale).
+
+    Args:
+        runs: mapping label -> history rows (`history.json` of `keras-preact train`).
+        path: the PNG to write.
+        title: figure title.
+
+    Returns:
+        The path written, or None when matplotlib is not installed.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib import pyplot
+    except ImportError:
+        return None
+    figure, axes = pyplot.subplots(1, 2, figsize=(11, 4))
+    for (label, rows), color in zip(runs.items(), pyplot.rcParams["axes.prop_cycle"]):
+        color = color["color"]
+        train = [(r["epoch"], 100.0 * (1.0 - r["accuracy"])) for r in rows]
+        test = [(r["epoch"], 100.0 * (1.0 - r["val_accuracy"])) for r in rows
+                if r.get("val_accuracy") is not None]
+        axes[0].plot(*zip(*train), "--", color=color, label=f"{label}, train (augmented)")
+        if test:
+            axes[0].plot(*zip(*test), "-o", color=color, label=f"{label}, test")
+        axes[1].plot(*zip(*[(r["epoch"], r["loss"]) for r in rows]), color=color, label=label)
+    axes[0].set_ylabel("top-1 error (%)")
+    axes[1].set_ylabel("training loss")
+    for axis in axes:
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.suptitle(title)
+    figure.tight_layout()
+    path = pathlib.Path(path)
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)
+    return path
+
+
 def print_result(summary, output):
     """Prints the headline of a training summary (and its message to stderr)."""
     test = summary["test"]
@@ -145,5 +189,5 @@ def print_result(summary, output):
     print(f"Results in {output}/summary.json", flush=True)
 
 
-__all__ = ["command_line", "git_info", "hardware_info", "plot_history", "print_result",
-           "write_json"]
+__all__ = ["command_line", "git_info", "hardware_info", "plot_comparison", "plot_history",
+           "print_result", "write_json"]
