@@ -283,7 +283,7 @@ def _card_measurement(evaluation, curves):
 ```
 {evaluation.get("command", "?")}
 ```
-""" + (f"on {where}.\n" if where else "") + ("""
+""" + (f"\non {where}.\n" if where else "") + ("""
 | class | top-1 accuracy (%) |
 |---|---|
 """ + rows + "\n" if rows else ""))
