@@ -51,7 +51,43 @@ class NanGuard(keras.callbacks.Callback):
         self._check(None, logs)
 
 
-class TimeBudget(keras.callbacks.Callback):
+class _EpochClock(keras.callbacks.Callback):
+    """Times each epoch and the validation passes inside it (shared by the callbacks
+    that need epoch timings).
+
+    Attributes:
+        validation_s: seconds of the last validation pass.
+        epoch_validation_s: seconds of validation in the current epoch.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.validation_s = 0.0
+        self.epoch_validation_s = 0.0
+        self._begin = None
+        self._test_begin = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Starts the epoch clock."""
+        self._begin = time.monotonic()
+        self.epoch_validation_s = 0.0
+
+    def on_test_begin(self, logs=None):
+        """Starts the validation clock."""
+        self._test_begin = time.monotonic()
+
+    def on_test_end(self, logs=None):
+        """Records the validation time."""
+        if self._test_begin is not None:
+            self.validation_s = time.monotonic() - self._test_begin
+            self.epoch_validation_s += self.validation_s
+
+    def epoch_seconds(self):
+        """Seconds since the current epoch began."""
+        return time.monotonic() - self._begin
+
+
+class TimeBudget(_EpochClock):
     """Stops after the last whole epoch that fits in `budget_s` seconds from `start`.
 
     After each epoch the next one is estimated as the slowest training part of an epoch
@@ -74,26 +110,7 @@ class TimeBudget(keras.callbacks.Callback):
         self.reserve_s = float(reserve_s)
         self.durations = []
         self.train_durations = []
-        self.validation_s = 0.0
         self.stopped_after = None
-        self._begin = None
-        self._test_begin = None
-        self._epoch_validation_s = 0.0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        """Starts the epoch clock."""
-        self._begin = time.monotonic()
-        self._epoch_validation_s = 0.0
-
-    def on_test_begin(self, logs=None):
-        """Starts the validation clock."""
-        self._test_begin = time.monotonic()
-
-    def on_test_end(self, logs=None):
-        """Records the validation time."""
-        if self._test_begin is not None:
-            self.validation_s = time.monotonic() - self._test_begin
-            self._epoch_validation_s += self.validation_s
 
     def train_estimate(self):
         """Seconds of training (validation excluded) the next epoch is expected to take."""
@@ -110,8 +127,8 @@ class TimeBudget(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         """Stops training if another epoch would overrun the budget."""
-        self.durations.append(time.monotonic() - self._begin)
-        self.train_durations.append(self.durations[-1] - self._epoch_validation_s)
+        self.durations.append(self.epoch_seconds())
+        self.train_durations.append(self.durations[-1] - self.epoch_validation_s)
         left = self.budget_s - (time.monotonic() - self.start)
         if self.next_epoch_estimate() + self.reserve() > left:
             self.stopped_after = epoch + 1
@@ -162,7 +179,7 @@ class BudgetPlanner(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class RunLog(keras.callbacks.Callback):
+class RunLog(_EpochClock):
     """Per-epoch history with timings, written to `history.json` and `history.csv`.
 
     Each row holds the epoch (1-based), Keras' logs (loss, accuracy, val_*), the
@@ -182,35 +199,22 @@ class RunLog(keras.callbacks.Callback):
         self.images_per_epoch = images_per_epoch
         self.rows = list(history or [])
         self.session_rows = []
-        self._begin = None
         self._lr = None
-        self._test_begin = None
-        self._validation_s = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
         """Starts the clocks and reads the learning rate."""
-        self._begin = time.monotonic()
-        self._validation_s = 0.0
+        super().on_epoch_begin(epoch, logs)
         self._lr = _float(self.model.optimizer.learning_rate)
-
-    def on_test_begin(self, logs=None):
-        """Starts the validation clock."""
-        self._test_begin = time.monotonic()
-
-    def on_test_end(self, logs=None):
-        """Adds the validation time to the epoch's."""
-        if self._test_begin is not None and self._begin is not None:
-            self._validation_s += time.monotonic() - self._test_begin
 
     def on_epoch_end(self, epoch, logs=None):
         """Appends the epoch's row and rewrites both files."""
-        seconds = time.monotonic() - self._begin
-        train_s = max(seconds - self._validation_s, 1e-9)
+        seconds = self.epoch_seconds()
+        train_s = max(seconds - self.epoch_validation_s, 1e-9)
         row = {"epoch": epoch + 1}
         row.update({k: _float(v) for k, v in (logs or {}).items()})
         row.update({"lr": self._lr, "epoch_seconds": round(seconds, 3),
                     "train_seconds": round(train_s, 3),
-                    "val_seconds": round(self._validation_s, 3),
+                    "val_seconds": round(self.epoch_validation_s, 3),
                     "images_per_second": round(self.images_per_epoch / train_s, 2)})
         self.rows.append(row)
         self.session_rows.append(row)
