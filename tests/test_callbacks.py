@@ -2,36 +2,34 @@
 
 import itertools
 
-import pytest
-
 from keras_preact import callbacks
 
 
-@pytest.fixture
-def ticking(monkeypatch):
-    """time.monotonic() advances by one second per call."""
+def _one_epoch(callback, monkeypatch, logs=None):
+    """Runs one epoch with two 1-second validation passes; time.monotonic() advances by
+    one second per call, so the epoch takes 5 s of which 2 s are validation."""
     clock = itertools.count(100.0)
     monkeypatch.setattr(callbacks.time, "monotonic", lambda: next(clock))
+    callbacks._EpochClock.on_epoch_begin(callback, 0)   # t = 100
+    for _ in range(2):
+        callback.on_test_begin()                        # t = 101, 103
+        callback.on_test_end()                          # t = 102, 104
+    assert callback.validation_s == 1.0 and callback.epoch_validation_s == 2.0
+    callback.set_model(type("Model", (), {"stop_training": False})())
+    callback.on_epoch_end(0, logs)                      # t = 105
 
 
-def test_budget_and_log_split_epochs_into_training_and_validation(ticking, tmp_path):
+def test_time_budget_separates_training_from_validation(monkeypatch):
     budget = callbacks.TimeBudget(budget_s=1000.0, start=0.0)
-    log = callbacks.RunLog(tmp_path, images_per_epoch=100)
-    log._lr = 0.1
-    for callback in (budget, log):
-        callbacks._EpochClock.on_epoch_begin(callback, 0)   # t
-        callback.on_test_begin()                            # t+1
-        callback.on_test_end()                              # t+2: 1 s of validation
-        callback.on_test_begin()                            # t+3
-        callback.on_test_end()                              # t+4: 1 s more
-        assert callback.validation_s == 1.0 and callback.epoch_validation_s == 2.0
-    model = type("Model", (), {"stop_training": False})()
-    budget.set_model(model)
-    log.set_model(model)
-    budget.on_epoch_end(0)
+    _one_epoch(budget, monkeypatch)
     assert budget.durations == [5.0] and budget.train_durations == [3.0]
-    log.on_epoch_end(0, {"loss": 1.0})
+    assert budget.next_epoch_estimate() == 1.05 * 3.0 + 1.0
+
+
+def test_run_log_rows_have_the_same_split(monkeypatch, tmp_path):
+    log = callbacks.RunLog(tmp_path, images_per_epoch=300)
+    _one_epoch(log, monkeypatch, {"loss": 1.0})
     row = log.rows[-1]
     assert (row["epoch_seconds"], row["train_seconds"], row["val_seconds"]) == (5.0, 3.0, 2.0)
-    assert row["images_per_second"] == round(100 / 3.0, 2)
+    assert row["images_per_second"] == 100.0 and row["loss"] == 1.0
     assert (tmp_path / "history.json").is_file() and (tmp_path / "history.csv").is_file()
