@@ -45,6 +45,7 @@ DATASETS = {
 METRIC_TOLERANCE = 0.01
 CURVES_FILENAME = "curves.png"
 EVALUATION_FILENAME = "evaluation.json"
+TRAINING_FILENAME = "training.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,7 +158,7 @@ def check_release(entry, weights_file, measured, *, tolerance=METRIC_TOLERANCE, 
     return problems
 
 
-def model_card(entry, *, evaluation=None, curves=None):
+def model_card(entry, *, evaluation=None, curves=None, training=None):
     """The model card (`huggingface_hub.ModelCard`) of a weight set.
 
     Args:
@@ -165,6 +166,8 @@ def model_card(entry, *, evaluation=None, curves=None):
         evaluation: the `keras-preact evaluate` report of the weights (per-class
             accuracy, command, hardware), or None.
         curves: file name of the training-curve image in the repo, or None.
+        training: the `summary.json` of the `keras-preact train` run that made the
+            weights (epochs, wall time, hardware), or None.
     """
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
@@ -193,7 +196,8 @@ def model_card(entry, *, evaluation=None, curves=None):
         model_name=entry.name,
         eval_results=results,
     )
-    body = _card_body(entry, dataset_name) + _card_measurement(evaluation, curves)
+    body = (_card_body(entry, dataset_name) + _card_training(training)
+            + _card_measurement(evaluation, curves))
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
 
 
@@ -263,18 +267,37 @@ is imported.
 """
 
 
+def _hardware(info):
+    if not info:
+        return ""
+    return (f"{info.get('cpu', '?')} ({info.get('cpu_count', '?')} CPUs, devices "
+            f"{info.get('devices') or 'default'}), Keras {info.get('keras', '?')} on "
+            f"{info.get('keras_backend', '?')}")
+
+
+def _card_training(training):
+    if not training:
+        return ""
+    hours, seconds = divmod(int(training.get("wall_time_s") or 0), 3600)
+    recipe = training.get("recipe") or {}
+    return f"""
+## Training run
+
+{training.get("epochs_completed", "?")} epochs ({training.get("iterations", "?"):,} iterations of
+{recipe.get("batch_size", "?")} images), {hours} h {seconds // 60} min wall time, \
+{training.get("images_per_second") or 0:.0f} training images/s, {training.get("dtype_policy", "?")},
+on {_hardware(training.get("hardware"))}; stopped: {training.get("status", "?")}. The run's
+`summary.json` ships as `{TRAINING_FILENAME}`.
+"""
+
+
 def _card_measurement(evaluation, curves):
     parts = []
     if evaluation:
         per_class = evaluation.get("per_class_accuracy") or {}
         rows = "\n".join(f"| {name} | {value:.1f} |" for name, value in per_class.items()
                          if value is not None)
-        hardware = evaluation.get("hardware") or {}
-        where = ""
-        if hardware:
-            where = (f"{hardware.get('cpu', '?')} ({hardware.get('cpu_count', '?')} CPUs, "
-                     f"devices {hardware.get('devices') or 'default'}), Keras "
-                     f"{hardware.get('keras', '?')} on {hardware.get('keras_backend', '?')}")
+        where = _hardware(evaluation.get("hardware"))
         parts.append(f"""
 ## Evaluation
 
@@ -309,7 +332,8 @@ def _reference_outputs(entry, weights_file):
     return samples.reference_outputs(logits_model, entry, dataset)
 
 
-def write_folder(entry, weights_file, folder, *, model=None, evaluation=None, curves=None):
+def write_folder(entry, weights_file, folder, *, model=None, evaluation=None, curves=None,
+                 training=None):
     """Writes the repo's files into `folder`.
 
     Args:
@@ -322,6 +346,8 @@ def write_folder(entry, weights_file, folder, *, model=None, evaluation=None, cu
             `evaluation.json` and summarised in the model card; None for none.
         curves: a training-curve image (`curves.png` of `keras-preact train`), copied as
             `curves.png` and shown in the model card; None for none.
+        training: the training run's `summary.json` (a dict), written as
+            `training.json` and summarised in the model card; None for none.
 
     Returns:
         The folder, as a `pathlib.Path`.
@@ -348,19 +374,21 @@ def write_folder(entry, weights_file, folder, *, model=None, evaluation=None, cu
         (folder / EVALUATION_FILENAME).write_text(json.dumps(evaluation, indent=2) + "\n")
     if curves:
         shutil.copyfile(curves, folder / CURVES_FILENAME)
+    if training:
+        (folder / TRAINING_FILENAME).write_text(json.dumps(training, indent=2) + "\n")
     from keras_preact import samples
 
     reference = _reference_outputs(entry, target)
     if reference is not None:
         (folder / samples.REFERENCE_FILENAME).write_text(json.dumps(reference, indent=2) + "\n")
-    model_card(entry, evaluation=evaluation, curves=CURVES_FILENAME if curves else None).save(
-        folder / "README.md")
+    model_card(entry, evaluation=evaluation, curves=CURVES_FILENAME if curves else None,
+               training=training).save(folder / "README.md")
     return folder
 
 
 def publish(entry, weights_file, measured, *, repo_id=None, folder=None, tag=None,
             private=False, tolerance=METRIC_TOLERANCE, model=None, upload=True,
-            evaluation=None, curves=None):
+            evaluation=None, curves=None, training=None):
     """Checks, writes and uploads a weight set, then tags the commit.
 
     Args:
@@ -376,6 +404,7 @@ def publish(entry, weights_file, measured, *, repo_id=None, folder=None, tag=Non
         upload: False checks and writes the folder only (a dry run).
         evaluation: the evaluation report to ship and summarise (see `write_folder`).
         curves: a training-curve image to ship (see `write_folder`).
+        training: the training run's summary to ship (see `write_folder`).
 
     Returns:
         A `PublishResult`; pin `result.commit` as the entry's `revision` (None in a dry
@@ -410,7 +439,7 @@ def publish(entry, weights_file, measured, *, repo_id=None, folder=None, tag=Non
             "write access to the repo)."
         )
     write_folder(entry, weights_file, folder, model=model, evaluation=evaluation,
-                 curves=curves)
+                 curves=curves, training=training)
     if not upload:
         return PublishResult(repo_id, None, None, os.fspath(folder), "")
     tag = tag or f"v{__version__}"

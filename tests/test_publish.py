@@ -95,9 +95,15 @@ def _files(tmp_path, entry, weights, error=90.0):
     }))
     curves = tmp_path / "curves.png"
     Image.new("RGB", (8, 4), (200, 30, 30)).save(curves)
+    training = tmp_path / "summary.json"
+    training.write_text(json.dumps({  # the fields of a `keras-preact train` summary.json
+        "status": "finished", "epochs_completed": 3, "iterations": 1170,
+        "recipe": {"batch_size": 128}, "wall_time_s": 3725.0, "images_per_second": 210.4,
+        "dtype_policy": "float32", "hardware": {"cpu": "Train CPU", "cpu_count": 1}}))
     return ["preact_resnet8_basic.cifar10", "--entry", str(entry_file),
             "--weights-file", str(weights), "--metrics", str(metrics_file),
-            "--curves", str(curves), "--folder", str(tmp_path / "folder")]
+            "--curves", str(curves), "--training-summary", str(training),
+            "--folder", str(tmp_path / "folder")]
 
 
 def test_publish_round_trip_as_a_user(hub_env, entry, tiny_weights, tmp_path):
@@ -118,10 +124,13 @@ def test_publish_round_trip_as_a_user(hub_env, entry, tiny_weights, tmp_path):
     folder = tmp_path / "folder"
     names = {p.name for p in folder.iterdir()}
     assert names == {"model.weights.h5", "keras_preact.json", "config.json", "metadata.json",
-                     "README.md", "evaluation.json", "curves.png", "reference_outputs.json"}
+                     "README.md", "evaluation.json", "curves.png", "reference_outputs.json",
+                     "training.json"}
     card_text = (folder / "README.md").read_text()
     for needle in ("![training curves](curves.png)", "| cat | 10.0 |", "Test CPU (2 CPUs",
-                   "keras-preact evaluate --weights w.h5", "| 90.00 | – |"):
+                   "keras-preact evaluate --weights w.h5", "| 90.00 | – |",
+                   "3 epochs (1,170 iterations of\n128 images), 1 h 2 min wall time",
+                   "210 training images/s", "on Train CPU (1 CPUs", "stopped: finished"):
         assert needle in card_text, needle
     reference = json.loads((folder / "reference_outputs.json").read_text())
     assert reference["weights"] == entry.name and reference["sha256"] == entry.sha256

@@ -4,7 +4,7 @@ pin in the registry.
 
     keras-preact publish preact_resnet164.cifar10 \\
         --weights-file runs/r164/model.weights.h5 --metrics runs/r164/eval.json \\
-        --curves runs/r164/curves.png
+        --curves runs/r164/curves.png --training-summary runs/r164/summary.json
 
 The token comes from HF_TOKEN or `hf auth login`; it is never printed.
 """
@@ -44,6 +44,8 @@ def add_arguments(parser):
                         "(default: 0.01)")
     parser.add_argument("--curves", metavar="PNG", help="training-curve image to ship "
                         "and show in the model card (curves.png of keras-preact train)")
+    parser.add_argument("--training-summary", metavar="JSON", help="summary.json of the "
+                        "keras-preact train run that made the weights, to ship and summarise")
     parser.add_argument("--dry-run", action="store_true",
                         help="check and write the folder, upload nothing")
 
@@ -65,13 +67,20 @@ def _entry(args):
     return entry
 
 
+def _read_json(path):
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError) as error:
+        raise WeightsError(f"Cannot read {path}: {error}.") from error
+
+
 def _evaluation_report(path):
     """The `keras-preact evaluate` report in `path` (shipped with the weights), or None
     when the file holds only bare metrics."""
-    import json
-
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
+    data = _read_json(path)
     return data if isinstance(data, dict) and "per_class_accuracy" in data else None
 
 
@@ -92,10 +101,12 @@ def run(args):
                 raise WeightsError(f"{entry.name} registers no metric to compare with.")
             measured = (registry.Metric(args.dataset or first.dataset,
                                         args.split or first.split, args.top1_error),)
+        training = _read_json(args.training_summary) if args.training_summary else None
         result = publish.publish(
             entry, args.weights_file, measured, repo_id=args.repo_id, folder=args.folder,
             tag=args.tag, private=args.private, tolerance=args.tolerance,
             upload=not args.dry_run, evaluation=evaluation, curves=args.curves,
+            training=training,
         )
     except WeightsError as error:
         print(f"error: {error}", file=sys.stderr)
