@@ -1,0 +1,23 @@
+"""Classify image files (default: the bundled sample images) with pretrained weights
+(the same as `keras-preact predict`).
+"""
+
+import os
+import pathlib
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
+
+# Runs from a checkout without installing: the repository root holds keras_preact/.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+
+from keras_preact.cli import run_command  # noqa: E402
+
+
+def main(argv=None):
+    """Parses `argv` (default: the command line) and runs; returns the exit status."""
+    return run_command("predict", argv, prog="predict.py")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
