@@ -174,7 +174,7 @@ def _download_metadata(repo_id, revision, cache_dir):
     try:
         path = hub.download(repo_id, METADATA_FILENAME, revision=revision,
                             cache_dir=cache_dir, whole_repo=True)
-        return path, _read_json(path)
+        return path, read_json(path)
     except WeightsNotFoundError as error:
         if error.missing != "file":
             raise
@@ -185,7 +185,7 @@ def _download_metadata(repo_id, revision, cache_dir):
         if error.missing != "file":
             raise
         path = None
-    data = _read_json(path) if path else {}
+    data = read_json(path) if path else {}
     data = data.get("keras_preact", data)
     if not {"architecture", "sha256", "filename"} <= set(data):
         raise WeightsError(
@@ -197,12 +197,13 @@ def _download_metadata(repo_id, revision, cache_dir):
     return path, data
 
 
-def _read_json(path):
+def read_json(path, what="weights metadata"):
+    """The JSON data in `path`; a `WeightsError` naming `what` if it cannot be read."""
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except (OSError, ValueError) as error:
-        raise WeightsError(f"Cannot read weights metadata {path}: {error}.") from error
+        raise WeightsError(f"Cannot read {what} {path}: {error}.") from error
 
 
 def _check_architecture(entry, model_name, what):
@@ -223,7 +224,7 @@ def _resolve_path(path, model_name):
                 f"{path} is a folder without {METADATA_FILENAME}; pass the .weights.h5 file."
             )
         return ResolvedWeights(path, _head_classes(path), None)
-    entry = WeightsEntry.from_dict(_read_json(meta_path))
+    entry = WeightsEntry.from_dict(read_json(meta_path))
     if filename is not None and filename != entry.filename:
         # A file next to someone else's metadata: nothing to verify it against.
         return ResolvedWeights(path, _head_classes(path), None)

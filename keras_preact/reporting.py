@@ -86,18 +86,39 @@ def write_json(path, data):
     tmp.replace(path)
 
 
-def plot_history(rows, path, title=""):
-    """Draws loss, error and learning-rate curves of history rows into a PNG.
-
-    Returns:
-        The path written, or None when matplotlib is not installed.
-    """
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, or None when not installed."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         from matplotlib import pyplot
     except ImportError:
+        return None
+    return pyplot
+
+
+def _save(pyplot, figure, axes, path, title):
+    """Labels the epoch axes, adds the grid and title, writes the PNG, frees the figure."""
+    for axis in axes:
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3)
+    figure.suptitle(title)
+    figure.tight_layout()
+    path = pathlib.Path(path)
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)
+    return path
+
+
+def plot_history(rows, path, title=""):
+    """Draws loss, error and learning-rate curves of history rows into a PNG.
+
+    Returns:
+        The path written, or None when matplotlib is not installed.
+    """
+    pyplot = _pyplot()
+    if pyplot is None:
         return None
     epochs = [row["epoch"] for row in rows]
 
@@ -120,17 +141,9 @@ def plot_history(rows, path, title=""):
     axes[2].set_ylabel("learning rate (start of epoch)")
     if all(rate > 0 for rate in rates):  # a warm-up from 0 has no log scale
         axes[2].set_yscale("log")
-    for axis in axes:
-        axis.set_xlabel("epoch")
-        axis.grid(alpha=0.3)
     axes[0].legend()
     axes[1].legend()
-    figure.suptitle(title)
-    figure.tight_layout()
-    path = pathlib.Path(path)
-    figure.savefig(path, dpi=100)
-    pyplot.close(figure)
-    return path
+    return _save(pyplot, figure, axes, path, title)
 
 
 def plot_comparison(runs, path, title=""):
@@ -146,12 +159,8 @@ def plot_comparison(runs, path, title=""):
     Returns:
         The path written, or None when matplotlib is not installed.
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        from matplotlib import pyplot
-    except ImportError:
+    pyplot = _pyplot()
+    if pyplot is None:
         return None
     figure, axes = pyplot.subplots(1, 2, figsize=(11, 4))
     for (label, rows), color in zip(runs.items(), pyplot.rcParams["axes.prop_cycle"]):
@@ -166,15 +175,8 @@ def plot_comparison(runs, path, title=""):
     axes[0].set_ylabel("top-1 error (%)")
     axes[1].set_ylabel("training loss")
     for axis in axes:
-        axis.set_xlabel("epoch")
-        axis.grid(alpha=0.3)
         axis.legend()
-    figure.suptitle(title)
-    figure.tight_layout()
-    path = pathlib.Path(path)
-    figure.savefig(path, dpi=100)
-    pyplot.close(figure)
-    return path
+    return _save(pyplot, figure, axes, path, title)
 
 
 def print_result(summary, output):

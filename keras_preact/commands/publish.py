@@ -11,6 +11,7 @@ The token comes from HF_TOKEN or `hf auth login`; it is never printed.
 
 import sys
 
+from keras_preact.pretrained import read_json
 from keras_preact.registry import WeightsError
 
 
@@ -51,36 +52,20 @@ def add_arguments(parser):
 
 
 def _entry(args):
-    import json
-
     from keras_preact import registry
 
     if args.entry is None:
         return registry.get_weights_entry(args.name)
-    try:
-        with open(args.entry, encoding="utf-8") as f:
-            entry = registry.WeightsEntry.from_dict(json.load(f))
-    except (OSError, ValueError) as error:
-        raise WeightsError(f"Cannot read the entry {args.entry}: {error}.") from error
+    entry = registry.WeightsEntry.from_dict(read_json(args.entry, "the entry"))
     if entry.name != args.name:
         raise WeightsError(f"{args.entry} describes {entry.name}, not {args.name}.")
     return entry
 
 
-def _read_json(path):
-    import json
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError) as error:
-        raise WeightsError(f"Cannot read {path}: {error}.") from error
-
-
 def _evaluation_report(path):
     """The `keras-preact evaluate` report in `path` (shipped with the weights), or None
     when the file holds only bare metrics."""
-    data = _read_json(path)
+    data = read_json(path, "the evaluation report")
     return data if isinstance(data, dict) and "per_class_accuracy" in data else None
 
 
@@ -101,7 +86,9 @@ def run(args):
                 raise WeightsError(f"{entry.name} registers no metric to compare with.")
             measured = (registry.Metric(args.dataset or first.dataset,
                                         args.split or first.split, args.top1_error),)
-        training = _read_json(args.training_summary) if args.training_summary else None
+        training = None
+        if args.training_summary:
+            training = read_json(args.training_summary, "the training summary")
         result = publish.publish(
             entry, args.weights_file, measured, repo_id=args.repo_id, folder=args.folder,
             tag=args.tag, private=args.private, tolerance=args.tolerance,
