@@ -103,7 +103,7 @@ def _registry_normalization(weights, model_name):
 
 def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
                      image_size=None, normalization="auto", data_dir=None, download=False,
-                     limit=None, pipeline="auto"):
+                     limit=None, pipeline="auto", crop_fraction=None):
     """Builds a zoo network with `weights` and evaluates it on a split.
 
     Args:
@@ -121,6 +121,10 @@ def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
         data_dir, download: tensorflow-datasets options.
         limit: evaluate on a seeded subset of this many images.
         pipeline: "auto", "tf" or "numpy" (as in training).
+        crop_fraction: streamed (ImageNet-size) images: the centre crop's share of the
+            shorter side after resizing; default 0.875 (shorter side 256 for 224), 1.0
+            with `image_size=320` is the paper's test protocol. CIFAR-size images are
+            used whole.
 
     Returns:
         A JSON-ready dict: model, weights, data, split, normalization, the metrics of
@@ -143,6 +147,9 @@ def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
                            image_size=image_size, data_dir=data_dir, download=download,
                            class_names=labels, limit=limit)
     image_size = image_size or test.image_size
+    if crop_fraction is not None and isinstance(test, data.ArraySplit):
+        raise ValueError("--crop-fraction applies to ImageNet-size (streamed) data only; "
+                         "CIFAR-size images are evaluated whole.")
     if normalization == "auto":
         found = meta.get("normalization")
         norm = data.Normalization(tuple(found["mean"]), tuple(found["std"]), found["name"]) \
@@ -160,14 +167,17 @@ def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
         raise ValueError("ImageNet-size data streams through tf.data only: evaluate it on "
                          "the TensorFlow backend (or with --pipeline tf).")
     if pipeline == "tf":
-        batches = pipelines.tf_eval_dataset(test, batch_size=batch_size, normalization=norm,
-                                            image_size=image_size)
+        batches = pipelines.tf_eval_dataset(
+            test, batch_size=batch_size, normalization=norm, image_size=image_size,
+            crop_fraction=crop_fraction or pipelines.CROP_FRACTION)
     else:
         batches = pipelines.ArrayEvalBatches(test, batch_size=batch_size, normalization=norm)
     metrics = evaluate_classifier(model, batches, test.class_names,
                                   top_k=min(5, test.num_classes))
     return {"model": model.name, "weights": str(weights), "data": test.source, "split": split,
             "image_size": image_size, "normalization": norm.as_dict(),
+            "crop_fraction": None if isinstance(test, data.ArraySplit) else (
+                crop_fraction or pipelines.CROP_FRACTION),
             "skipped_unreadable": getattr(test, "skipped", None), **metrics,
             "images_per_second": round(metrics["examples"] / max(metrics["seconds"], 1e-9), 2)}
 

@@ -234,12 +234,16 @@ def _tf_random_resized_crop(image, size, seed):
     return tf.image.stateless_random_flip_left_right(crop, seed=seed + [0, 1])
 
 
-def _tf_center_crop(image, size):
+CROP_FRACTION = 0.875
+
+
+def _tf_center_crop(image, size, crop_fraction=CROP_FRACTION):
     import tensorflow as tf
 
-    # Resize the shorter side to size / 0.875 (256 for 224), then take the centre.
+    # Resize the shorter side to size / crop_fraction (256 for 224 at 0.875; the paper's
+    # 320 protocol is 1.0), then take the centre.
     shape = tf.cast(tf.shape(image)[:2], tf.float32)
-    scale = (size / 0.875) / tf.reduce_min(shape)
+    scale = (size / crop_fraction) / tf.reduce_min(shape)
     resized = tf.cast(tf.round(shape * scale), tf.int32)
     image = tf.image.resize(image, resized, method="bilinear")
     top = (resized[0] - size) // 2
@@ -363,10 +367,14 @@ def tf_train_dataset(split, *, batch_size, normalization, seed=0, initial_epoch=
     return data.with_options(options).prefetch(tf.data.AUTOTUNE), steps
 
 
-def tf_eval_dataset(split, *, batch_size, normalization, image_size=None):
+def tf_eval_dataset(split, *, batch_size, normalization, image_size=None,
+                    crop_fraction=CROP_FRACTION):
     """The evaluation `tf.data.Dataset` of `(float32 images, one-hot labels)`, in order,
-    last batch partial. Streamed splits are resized (shorter side `image_size / 0.875`)
-    and centre-cropped to `image_size`."""
+    last batch partial. Streamed splits are resized (shorter side `image_size /
+    crop_fraction`) and centre-cropped to `image_size`: 224 at 0.875 is the usual
+    single crop, 320 at 1.0 the paper's ImageNet test protocol (Table 5)."""
+    if not 0.0 < crop_fraction <= 1.0:
+        raise ValueError(f"crop_fraction must be in (0, 1]; got {crop_fraction}.")
     import tensorflow as tf
 
     num_classes = split.num_classes
@@ -380,7 +388,7 @@ def tf_eval_dataset(split, *, batch_size, normalization, image_size=None):
             raise ValueError("Streamed splits need image_size.")
 
         def prepare(encoded, label):
-            image = _tf_center_crop(_tf_decode(encoded), image_size)
+            image = _tf_center_crop(_tf_decode(encoded), image_size, crop_fraction)
             return _tf_normalize(image, normalization), tf.one_hot(label, num_classes)
 
         data = _stream_records(split, 0, None).map(prepare, num_parallel_calls=tf.data.AUTOTUNE)

@@ -128,3 +128,22 @@ def test_streamed_folder_skips_unreadable_files(tmp_path):
     evaluated = list(pipelines.tf_eval_dataset(test, batch_size=5, normalization=NORM,
                                                image_size=24))
     assert sum(x.shape[0] for x, _ in evaluated) == 12  # the corrupt file is dropped
+
+
+@pytest.mark.tf_only
+def test_center_crop_takes_the_crop_fraction_of_the_shorter_side():
+    import tensorflow as tf
+
+    image = tf.constant(np.random.default_rng(0).uniform(0, 255, (64, 96, 3)), tf.float32)
+    # 1.0: the shorter side is resized to the crop (the paper's 320 protocol): 32x48,
+    # centre 32x32.
+    whole = pipelines._tf_center_crop(image, 32, 1.0)
+    expected = tf.image.resize(image, [32, 48], method="bilinear")[:, 8:40]
+    np.testing.assert_allclose(whole.numpy(), expected.numpy(), atol=1e-4)
+    # 0.5 at 32: no resize (shorter side 64 = 32 / 0.5), the central 32x32 pixels.
+    centre = pipelines._tf_center_crop(image, 32, 0.5)
+    np.testing.assert_allclose(centre.numpy(), image.numpy()[16:48, 32:64], atol=1e-4)
+    assert pipelines._tf_center_crop(image, 24).shape == (24, 24, 3)  # default 0.875
+    with pytest.raises(ValueError, match=r"crop_fraction must be in \(0, 1\]"):
+        pipelines.tf_eval_dataset(_split(4), batch_size=2, normalization=NORM,
+                                  crop_fraction=1.5)

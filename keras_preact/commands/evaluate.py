@@ -4,7 +4,7 @@ weights on any split, written as JSON.
     keras-preact evaluate --weights runs/r164/model.weights.h5 --data /data/cifar10-jpeg
     keras-preact evaluate --model preact_resnet164 --weights cifar10 --data cifar10
     keras-preact evaluate --model preact_resnet50 --weights imagenet --data imagenet2012 \\
-        --data-dir /data/tfds --image-size 320
+        --data-dir /data/tfds --image-size 320 --crop-fraction 1    # the paper's protocol
 
 --weights is a path, a registered tag or hf://owner/repo[@revision] (the builders'
 weights= argument). For weights written by `keras-preact train`, the model, classes,
@@ -28,6 +28,10 @@ def add_arguments(parser):
     parser.add_argument("--split", help="split to evaluate (default test / validation)")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--image-size", type=int, help="input side (ImageNet: 224 or 320)")
+    parser.add_argument("--crop-fraction", type=float,
+                        help="ImageNet-size images: centre crop / shorter side after "
+                        "resizing (default 0.875; the paper's protocol is --image-size 320 "
+                        "--crop-fraction 1)")
     parser.add_argument("--normalization", default="auto",
                         choices=["auto", "cifar10", "cifar100", "imagenet"])
     parser.add_argument("--limit", type=int, help="evaluate a seeded subset of N images")
@@ -48,7 +52,7 @@ def run(args):
             spec, args.weights, args.data, args.split, batch_size=args.batch_size,
             image_size=args.image_size, normalization=args.normalization,
             data_dir=args.data_dir, download=args.download, limit=args.limit,
-            pipeline=args.pipeline)
+            pipeline=args.pipeline, crop_fraction=args.crop_fraction)
     except (ValueError, FileNotFoundError) as error:
         print(f"keras-preact evaluate: error: {error}", file=sys.stderr)
         return 2
