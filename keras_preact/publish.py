@@ -114,6 +114,93 @@ def read_metrics(path, *, dataset=None, split=None):
     return tuple(metrics)
 
 
+def draft_entry(weights_file, measured, training, *, tag, repo_id=None, recipe=None,
+                paper=None, description="", license="apache-2.0"):
+    """A registry entry for freshly trained weights, not on the Hub yet
+    (`revision=UNPUBLISHED`), from what the training run and the evaluation recorded.
+
+    Args:
+        weights_file: the trained `.weights.h5` file (sha256 and size are taken from it).
+        measured: the `Metric`s measured on it (`read_metrics`).
+        training: the run's `summary.json` (a dict): model, parameters, classes, input
+            shape, normalisation and command come from it.
+        tag: the weights' tag, e.g. "cifar10".
+        repo_id: the Hub repo it will be published to; default
+            "keras-preact/<model>-<tag>" with dashes.
+        recipe: the training command to record; default the run's own command line.
+        paper: the paper's figure for the same network (`PaperResult`), if any.
+        description: one or two sentences for the model card.
+        license: Hub license id of the weights.
+
+    Returns:
+        A `WeightsEntry`; `entry_source(entry)` prints it for `registry.py`.
+
+    Raises:
+        PublishError: the summary lacks what an entry needs, or the normalisation is not
+            a per-channel mean/std on the 0-255 scale.
+    """
+    try:
+        build, norm = training["build"], training["data"]["normalization"]
+        architecture, num_params = training["model"], int(training["parameters"])
+    except (KeyError, TypeError) as error:
+        raise PublishError(f"The training summary lacks {error}: pass the summary.json "
+                           "that `keras-preact train` wrote.") from None
+    if norm.get("scale") != "0-255" or norm.get("mean") is None or norm.get("std") is None:
+        raise PublishError(f"Cannot record the normalisation {norm}: expected a mean and std "
+                           "on the 0-255 scale.")
+    classes = int(build["classes"])
+    dataset = measured[0].dataset if measured else tag
+    shipped = _registry.labels_for(dataset) if dataset in ("cifar10", "cifar100") else None
+    label_names = shipped if shipped and len(shipped) == classes else \
+        tuple(f"class_{i}" for i in range(classes))
+    return _registry.WeightsEntry(
+        architecture=architecture, tag=tag,
+        repo_id=repo_id or f"keras-preact/{architecture.replace('_', '-')}-{tag}",
+        revision=_registry.UNPUBLISHED, filename="model.weights.h5",
+        sha256=hub.sha256sum(weights_file), file_size=os.path.getsize(weights_file),
+        num_params=num_params, num_classes=classes, label_names=label_names,
+        input_size=tuple(build["input_shape"][:2]),
+        preprocessing=_registry.Preprocessing(scale=1.0, mean=norm["mean"], std=norm["std"]),
+        metrics=tuple(measured), recipe=recipe or training.get("command", ""), paper=paper,
+        dataset=DATASETS.get(dataset, (None, ""))[1], license=license,
+        description=description,
+    )
+
+
+def entry_source(entry):
+    """Python source of `entry` as it is written in `keras_preact/registry.py`."""
+    def metric(m):
+        top5 = "" if m.top5_error is None else f", top5_error={m.top5_error!r}"
+        return f"Metric({m.dataset!r}, {m.split!r}, {m.top1_error!r}{top5})"
+
+    pre = entry.preprocessing
+    dataset = entry.metrics[0].dataset if entry.metrics else None
+    shipped = dataset in ("cifar10", "cifar100") and \
+        entry.label_names == _registry.labels_for(dataset)
+    fields = {
+        "architecture": repr(entry.architecture), "tag": repr(entry.tag),
+        "repo_id": repr(entry.repo_id),
+        "revision": repr(entry.revision) if entry.published else "UNPUBLISHED",
+        "filename": repr(entry.filename), "sha256": repr(entry.sha256),
+        "file_size": repr(entry.file_size), "num_params": repr(entry.num_params),
+        "num_classes": repr(entry.num_classes),
+        "label_names": f"labels_for({dataset!r})" if shipped else repr(entry.label_names),
+        "input_size": repr(entry.input_size),
+        "preprocessing": f"Preprocessing(scale={pre.scale!r}, mean={pre.mean!r}, "
+                         f"std={pre.std!r})",
+        "metrics": "(" + ", ".join(metric(m) for m in entry.metrics) + ",)",
+        "recipe": repr(entry.recipe),
+        "paper": "None" if entry.paper is None else
+                 f"PaperResult({entry.paper.source!r}, {entry.paper.top1_error!r})",
+        "dataset": repr(entry.dataset), "license": repr(entry.license),
+        "description": repr(entry.description),
+    }
+    if entry.model_args:
+        fields["model_args"] = repr(dict(entry.model_args))
+    body = "\n".join(f"    {key}={value}," for key, value in fields.items())
+    return f"WeightsEntry(\n{body}\n)"
+
+
 def check_release(entry, weights_file, measured, *, tolerance=METRIC_TOLERANCE, model=None):
     """What stops `weights_file` with `measured` metrics from being published as `entry`.
 

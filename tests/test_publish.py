@@ -230,3 +230,50 @@ def test_default_folder_is_weights_name_of_the_checkout(hub_env, entry, tiny_wei
     monkeypatch.setenv(hub.WEIGHTS_DIR_ENV, str(hub_env.weights_dir / "absent"))
     with pytest.raises(PublishError, match="--folder"):
         publish.publish(entry, tiny_weights.path, MEASURED, upload=False)
+
+
+def _summary(tiny_weights):
+    """The fields of a `keras-preact train` summary.json that an entry is drafted from."""
+    return {"model": "preact_resnet8_basic", "parameters": tiny_weights.num_params,
+            "build": {"depth": 8, "classes": 10, "input_shape": [32, 32, 3]},
+            "data": {"normalization": {"name": "cifar10", "mean": [125.3, 123.0, 113.9],
+                                       "std": [63.0, 62.1, 66.7], "scale": "0-255"}},
+            "command": "python scripts/train.py --depth 8 --epochs 1"}
+
+
+def test_drafted_entry_describes_the_file_and_prints_as_registry_source(tiny_weights):
+    measured = (Metric("cifar10", "test-jpeg-q75", 12.5, 0.9),)
+    entry = publish.draft_entry(tiny_weights.path, measured, _summary(tiny_weights),
+                                tag="cifar10", description="Tiny.",
+                                paper=registry.PaperResult("Table 6", 8.75))
+    assert not entry.published and entry.repo_id == "keras-preact/preact-resnet8-basic-cifar10"
+    assert entry.sha256 == hub.sha256sum(tiny_weights.path) and entry.metrics == measured
+    assert entry.label_names == registry.labels_for("cifar10")
+    assert entry.recipe == "python scripts/train.py --depth 8 --epochs 1"
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3))
+    np.testing.assert_allclose(kp.preprocess_input(x, entry),
+                               kp.data.CIFAR10.apply(x), rtol=1e-5, atol=1e-5)
+    source = publish.entry_source(entry)
+    assert "revision=UNPUBLISHED," in source and "labels_for('cifar10')" in source
+    namespace = {name: getattr(registry, name) for name in (
+        "WeightsEntry", "Metric", "Preprocessing", "PaperResult", "UNPUBLISHED", "labels_for")}
+    assert eval(source, namespace) == entry
+    assert registry.validate_entry(entry) == []
+
+
+def test_draft_entry_from_the_command_line(tiny_weights, tmp_path, capsys):
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps(_summary(tiny_weights)))
+    metrics = tmp_path / "eval.json"
+    metrics.write_text(json.dumps({"data": "folder:/d/test", "split": "test",
+                                   "top1_error": 12.5, "top5_error": 0.9}))
+    args = ["preact_resnet8_basic.cifar10", "--weights-file", str(tiny_weights.path),
+            "--metrics", str(metrics), "--dataset", "cifar10", "--split", "test-jpeg-q75",
+            "--training-summary", str(summary), "--draft-entry"]
+    assert _run_cli(args) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("WeightsEntry(\n") and "Metric('cifar10', 'test-jpeg-q75', 12.5" in out
+    assert _run_cli(args[:-3] + ["--draft-entry"]) == 1
+    assert "--training-summary" in capsys.readouterr().err
+    assert _run_cli(["resnet20.cifar10", *args[1:]]) == 1
+    assert "summary is of preact_resnet8_basic, not resnet20" in capsys.readouterr().err

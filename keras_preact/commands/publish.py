@@ -6,6 +6,8 @@ pin in the registry.
         --weights-file runs/r164/model.weights.h5 --metrics runs/r164/eval.json \\
         --curves runs/r164/curves.png --training-summary runs/r164/summary.json
 
+New weights first need a registry entry; `--draft-entry` (with the same files) prints it.
+
 The token comes from HF_TOKEN or `hf auth login`; it is never printed.
 """
 
@@ -47,6 +49,19 @@ def add_arguments(parser):
                         "and show in the model card (curves.png of keras-preact train)")
     parser.add_argument("--training-summary", metavar="JSON", help="summary.json of the "
                         "keras-preact train run that made the weights, to ship and summarise")
+    draft = parser.add_argument_group(
+        "drafting an entry (--draft-entry prints the registry entry for new weights, from "
+        "--metrics and --training-summary; nothing is written or uploaded)")
+    draft.add_argument("--draft-entry", action="store_true",
+                       help="print the WeightsEntry to add to keras_preact/registry.py")
+    draft.add_argument("--recipe", help="training command to record (default: the one in "
+                       "the training summary)")
+    draft.add_argument("--paper-error", type=float, help="the paper's top-1 error (%%) for "
+                       "the same network")
+    draft.add_argument("--paper-source", help="where the paper's figure is, e.g. "
+                       "'He et al. 2015, Table 6'")
+    draft.add_argument("--description", default="", help="one or two sentences for the "
+                       "model card")
     parser.add_argument("--dry-run", action="store_true",
                         help="check and write the folder, upload nothing")
 
@@ -69,10 +84,40 @@ def _evaluation_report(path):
     return data if isinstance(data, dict) and "per_class_accuracy" in data else None
 
 
+def _draft(args):
+    from keras_preact import publish, registry
+
+    if args.metrics is None or args.training_summary is None:
+        raise WeightsError("--draft-entry needs --metrics (the evaluation) and "
+                           "--training-summary (the run's summary.json).")
+    if (args.paper_error is None) != (args.paper_source is None):
+        raise WeightsError("Give --paper-error and --paper-source together.")
+    architecture, _, tag = args.name.partition(".")
+    measured = publish.read_metrics(args.metrics, dataset=args.dataset, split=args.split)
+    training = read_json(args.training_summary, "the training summary")
+    paper = None if args.paper_error is None else registry.PaperResult(
+        args.paper_source, args.paper_error)
+    entry = publish.draft_entry(args.weights_file, measured, training, tag=tag,
+                                repo_id=args.repo_id, recipe=args.recipe, paper=paper,
+                                description=args.description)
+    if entry.name != args.name:
+        raise WeightsError(f"The training summary is of {entry.architecture}, not "
+                           f"{architecture}.")
+    return entry
+
+
 def run(args):
     """Runs the subcommand; returns the process exit status (0 on success)."""
     from keras_preact import publish, registry
 
+    if args.draft_entry:
+        try:
+            entry = _draft(args)
+        except WeightsError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(publish.entry_source(entry))
+        return 0
     try:
         entry = _entry(args)
         evaluation = None
