@@ -253,10 +253,81 @@ def labels_for(dataset):
     return _labels.get_labels(dataset)
 
 
-# The published weights, keyed by "architecture.tag". Entries are added when a weight set
-# has been trained, measured and published (scripts/publish_weights.py prints the commit
-# to pin); tests/test_registry.py checks each of them against the model it names.
-WEIGHTS = {}
+# The published weights, keyed by "architecture.tag". An entry is added when a weight set
+# has been trained and measured (`keras-preact publish NAME ... --draft-entry` prints it);
+# it stays UNPUBLISHED until `keras-preact publish` has uploaded it and printed the commit
+# to pin. tests/test_registry.py checks each entry against the model it names, and
+# tests/test_published_weights.py its folder weights/<name>/ and reference outputs.
+# Both CIFAR-10 sets were trained with fb.resnet.torch's CIFAR-10 mean/std (0-255 scale).
+_CIFAR10_JPEG_NORMALIZATION = Preprocessing(
+    scale=1.0, mean=(125.3, 123.0, 113.9), std=(63.0, 62.1, 66.7))
+
+WEIGHTS = {entry.name: entry for entry in (
+    WeightsEntry(
+        architecture="preact_resnet20",
+        tag="cifar10",
+        repo_id="keras-preact/preact-resnet20-cifar10",
+        revision=UNPUBLISHED,
+        filename="model.weights.h5",
+        sha256="8ebc47d580a35e41e359be5f21e2cdbf94780cc8b99bbc141286d588d373ea65",
+        file_size=1258000,
+        num_params=271098,
+        num_classes=10,
+        label_names=labels_for("cifar10"),
+        input_size=(32, 32),
+        preprocessing=_CIFAR10_JPEG_NORMALIZATION,
+        metrics=(Metric("cifar10", "test-jpeg-q75", 14.9, top5_error=0.64),),
+        recipe=(
+            "TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 KERAS_BACKEND=tensorflow "
+            "taskset -c 0 python scripts/train.py --model preact_resnet20 "
+            "--data /root/kp-data/cifar10-jpeg --recipe fast --epochs 20 --batch-size 128 "
+            "--eval-every 5 --time-budget 7800 --cache-dir /root/kp-data/cache --seed 0 "
+            "--verbose 2 --output /root/kp-runs/preact_resnet20.cifar10.e20"
+        ),
+        paper=None,
+        dataset="uoft-cs/cifar10",
+        license="apache-2.0",
+        description=(
+            "CIFAR ResNet-20 with full pre-activation units, Fig. 4e, of He et al. (ECCV 2016), "
+            "trained for 20 epochs on one CPU core with the fast recipe, on this project's "
+            "CIFAR-10 copy stored as JPEG (IJG quality 75, 4:2:0); test-jpeg-q75 is that "
+            "copy's 10,000-image test split, not the lossless CIFAR-10 of the paper."
+        ),
+    ),
+    WeightsEntry(
+        architecture="resnet20",
+        tag="cifar10",
+        repo_id="keras-preact/resnet20-cifar10",
+        revision=UNPUBLISHED,
+        filename="model.weights.h5",
+        sha256="7e2a52206b3697680098cb3cf0ba29b26598fbfbc6aa27498bff53d2c4494f7c",
+        file_size=1258000,
+        num_params=271098,
+        num_classes=10,
+        label_names=labels_for("cifar10"),
+        input_size=(32, 32),
+        preprocessing=_CIFAR10_JPEG_NORMALIZATION,
+        metrics=(Metric("cifar10", "test-jpeg-q75", 14.24, top5_error=0.69),),
+        recipe=(
+            "TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 KERAS_BACKEND=tensorflow "
+            "taskset -c 1 python scripts/train.py --model resnet20 "
+            "--data /root/kp-data/cifar10-jpeg --recipe fast --epochs 20 --batch-size 128 "
+            "--eval-every 5 --time-budget 7800 --cache-dir /root/kp-data/cache --seed 0 "
+            "--verbose 2 --output /root/kp-runs/resnet20.cifar10.e20"
+        ),
+        paper=PaperResult(
+            "He et al. 2015 (arXiv:1512.03385), Table 6, lossless CIFAR-10, 64k "
+            "iterations", 8.75),
+        dataset="uoft-cs/cifar10",
+        license="apache-2.0",
+        description=(
+            "CIFAR ResNet-20 with original (post-activation) units, Fig. 4a, of He et al. "
+            "(ECCV 2016), trained for 20 epochs on one CPU core with the fast recipe, on this "
+            "project's CIFAR-10 copy stored as JPEG (IJG quality 75, 4:2:0); test-jpeg-q75 is "
+            "that copy's 10,000-image test split, not the lossless CIFAR-10 of the paper."
+        ),
+    ),
+)}
 
 
 def _registry(registry):

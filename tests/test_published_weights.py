@@ -145,3 +145,28 @@ def test_evaluate_script_reproduces_the_recorded_error(entry, offline_checkout, 
     measured = json.loads(output.read_text())
     assert measured["examples"] == 10_000
     assert abs(measured["top1_error"] - entry.metrics[0].top1_error) <= 0.1
+
+
+def test_readme_main_job_prints_the_top5_of_the_bundled_images_offline():
+    """What README's first command runs, in a subprocess, offline."""
+    import re
+    import subprocess
+    import sys
+
+    readme = (ROOT / "README.md").read_text()
+    main_job = readme.split("```bash\n", 1)[1].splitlines()[0]
+    command = main_job.split(" && ", 1)[1]
+    assert command.startswith("python -m keras_preact predict ")
+    env = {k: v for k, v in os.environ.items() if k != hub.WEIGHTS_DIR_ENV}
+    env.update({"HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)})
+    done = subprocess.run([sys.executable, *command.split()[1:]], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    name = command.split()[4]
+    entry = registry.find_weights(name, "cifar10")
+    reference = _reference(entry)
+    blocks = re.findall(r"^(\w+_\d+\.jpg) +\(labelled (\w+)\)\n((?:    [1-5]\. .*\n){5})",
+                        done.stdout, re.MULTILINE)
+    assert [b[0] for b in blocks] == [i["file"] for i in reference["images"]]
+    for (_, _, ranks), item in zip(blocks, reference["images"]):
+        assert re.findall(r"\d\. (\w+)", ranks) == [name for name, _ in item["top5"]]
