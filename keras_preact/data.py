@@ -225,7 +225,10 @@ class StreamSplit:
         return len(self.class_names)
 
 
-def _decode_with_pil(path, image_size):
+def decode_image(path, image_size=None):
+    """Decodes an image file with Pillow to an RGB uint8 array, resized bilinearly to
+    `image_size` x `image_size` when given and different; None if it is not a readable
+    image. The one decoder of the in-memory data and of `keras_preact.prediction`."""
     from PIL import Image
 
     try:
@@ -266,7 +269,7 @@ def decode_listing(listing, image_size=None, workers=None, desc="decoding"):
     workers = workers or os.cpu_count() or 1
     images, labels, skipped, shape = [], [], 0, None
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        decoded = pool.map(lambda p: _decode_with_pil(p, image_size), listing.paths,
+        decoded = pool.map(lambda p: decode_image(p, image_size), listing.paths,
                            chunksize=64)
         for path, label, image in zip(listing.paths, listing.labels,
                                       _progress(decoded, len(listing), desc)):
@@ -444,6 +447,7 @@ def default_normalization(data, num_classes):
 __all__ = [
     "AUGMENTATIONS", "ArraySplit", "CIFAR10", "CIFAR100", "FolderListing", "IMAGENET",
     "IMAGE_EXTENSIONS", "NORMALIZATIONS", "Normalization", "StreamSplit", "TFDS_NAMES",
-    "compute_normalization", "decode_listing", "default_eval_split", "default_normalization",
-    "list_image_folder", "load_folder_arrays", "load_split", "load_tfds_arrays",
+    "compute_normalization", "decode_image", "decode_listing", "default_eval_split",
+    "default_normalization", "list_image_folder", "load_folder_arrays", "load_split",
+    "load_tfds_arrays",
 ]

@@ -44,7 +44,7 @@ def load_images(paths, size):
         FileNotFoundError: a path does not exist.
         ValueError: a file is not a readable image, or `size` is not square.
     """
-    from keras_preact.data import _decode_with_pil
+    from keras_preact.data import decode_image
 
     height, width = size
     if height != width:
@@ -53,7 +53,7 @@ def load_images(paths, size):
     for path in paths:
         if not os.path.isfile(path):
             raise FileNotFoundError(f"No such image file: {path!r}.")
-        image = _decode_with_pil(path, height)
+        image = decode_image(path, height)
         if image is None:
             raise ValueError(f"{path!r} is not an image Pillow can read (JPEG, PNG, ...).")
         images.append(image)
