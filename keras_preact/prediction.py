@@ -78,7 +78,6 @@ def load_classifier(model, weights):
             (a bare `.weights.h5` file without its `keras_preact.json`).
     """
     from keras_preact import pretrained
-    from keras_preact import registry as _registry
 
     resolved = pretrained.resolve_weights(weights, model.lower().replace("-", "_"))
     if resolved.entry is None:
@@ -87,10 +86,25 @@ def load_classifier(model, weights):
             "pass a registered tag, an hf:// repo or a published folder with its "
             "keras_preact.json."
         )
-    entry = resolved.entry
+    return logits_model(resolved.entry, resolved), resolved.entry
+
+
+def logits_model(entry, weights):
+    """The network `entry` describes, without the softmax, with `weights` loaded.
+
+    Args:
+        entry: the `WeightsEntry`.
+        weights: its `.weights.h5` file (a path or a `ResolvedWeights`).
+
+    Raises:
+        IncompatibleWeightsError: the file does not fit the network.
+    """
+    from keras_preact import pretrained
+    from keras_preact import registry as _registry
+
     network = _registry.build_model(entry, weights=None, classifier_activation=None)
-    pretrained.load_weights(network, resolved)
-    return network, entry
+    pretrained.load_weights(network, weights)
+    return network
 
 
 def _softmax(logits):
@@ -124,4 +138,4 @@ def classify(model, entry, paths, *, top=5, batch_size=64):
     ]
 
 
-__all__ = ["Prediction", "classify", "load_classifier", "load_images"]
+__all__ = ["Prediction", "classify", "load_classifier", "load_images", "logits_model"]

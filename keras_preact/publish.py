@@ -407,16 +407,15 @@ def _card_measurement(evaluation, curves):
 
 
 def _reference_outputs(entry, weights_file):
-    from keras_preact import samples
+    from keras_preact import prediction, samples
 
-    dataset = entry.metrics[0].dataset if entry.metrics else entry.tag
+    dataset = samples.entry_dataset(entry)
     try:
         samples.sample_images(dataset)
     except ValueError:
         return None
-    logits_model = _registry.build_model(entry, classifier_activation=None)
-    logits_model.load_weights(weights_file)
-    return samples.reference_outputs(logits_model, entry, dataset)
+    model = prediction.logits_model(entry, weights_file)
+    return samples.reference_outputs(model, entry, dataset)
 
 
 def write_folder(entry, weights_file, folder, *, model=None, evaluation=None, curves=None,

@@ -33,6 +33,11 @@ def sample_images(dataset="cifar10"):
     return paths
 
 
+def entry_dataset(entry):
+    """The dataset whose samples fit a weight set: its first metric's, else its tag."""
+    return entry.metrics[0].dataset if entry.metrics else entry.tag
+
+
 def sample_label(path):
     """The class name a sample's file name records (`<class>_<index>.jpg`)."""
     return pathlib.Path(path).stem.rsplit("_", 1)[0]
@@ -47,16 +52,15 @@ def reference_outputs(model, entry, dataset=None):
 
     Args:
         model: the network with the weights loaded, logits output
-            (`prediction.load_classifier`, or `build_model(entry,
-            classifier_activation=None)` plus `load_weights`).
+            (`prediction.load_classifier` or `prediction.logits_model`).
         entry: the weights' `WeightsEntry`.
-        dataset: whose samples to use; defaults to the entry's first metric's dataset.
+        dataset: whose samples to use; defaults to `entry_dataset(entry)`.
 
     Returns:
         JSON-ready data: per image its file name, sha256, labelled class, logits and
         top-5 `[class, probability]`, plus the tolerance to check the logits with.
     """
-    dataset = dataset or entry.metrics[0].dataset
+    dataset = dataset or entry_dataset(entry)
     paths = sample_images(dataset)
     results = prediction.classify(model, entry, paths, top=5)
     return {
@@ -77,5 +81,5 @@ def reference_outputs(model, entry, dataset=None):
     }
 
 
-__all__ = ["REFERENCE_ATOL", "REFERENCE_FILENAME", "SAMPLES_DIR", "reference_outputs",
-           "sample_images", "sample_label"]
+__all__ = ["REFERENCE_ATOL", "REFERENCE_FILENAME", "SAMPLES_DIR", "entry_dataset",
+           "reference_outputs", "sample_images", "sample_label"]

@@ -50,8 +50,7 @@ def run(args):
         if args.images:
             paths, labelled = args.images, {}
         else:
-            dataset = entry.metrics[0].dataset if entry.metrics else entry.tag
-            paths = [str(p) for p in samples.sample_images(dataset)]
+            paths = [str(p) for p in samples.sample_images(samples.entry_dataset(entry))]
             labelled = {p: samples.sample_label(p) for p in paths}
         results = prediction.classify(model, entry, paths, top=args.top)
     except WeightsError as error:
