@@ -7,7 +7,8 @@ and regularisation are set in one place:
 
 - conv: no bias, He normal init with fan-out and no truncation, std sqrt(2 / (k*k*C_out))
   (resnet-1k-layers and fb.resnet.torch; Keras' `HeNormal` is fan-in and truncated).
-- BN: momentum 0.9, epsilon 1e-5 (Torch defaults; keras.applications uses 0.99 / 1.001e-5).
+- BN: momentum 0.9, epsilon 1e-5 (Torch defaults; keras.applications uses 0.99 / 1.001e-5),
+  on TensorFlow's fused kernel (`keras_preact.layers.BatchNormalization`).
 - 3x3 convs with stride 2 pad one pixel on every side explicitly (Torch/Caffe sampling;
   TF "same" pads only bottom/right at stride 2 on even inputs).
 
@@ -41,7 +42,7 @@ import dataclasses
 import keras
 from keras import layers
 
-from keras_preact.layers import UnscaledDropout, ZeroPadShortcut
+from keras_preact.layers import BatchNormalization, UnscaledDropout, ZeroPadShortcut
 from keras_preact.variants import Block, Downsample, Placement, Shortcut, StrideAt
 
 
@@ -129,9 +130,10 @@ class LayerFactory:
         )(x)
 
     def bn(self, x, name):
-        """BN with the Torch settings of the reference code: momentum 0.9, epsilon 1e-5."""
+        """BN with the Torch settings of the reference code: momentum 0.9, epsilon 1e-5;
+        TensorFlow's fused kernel where it applies (`keras_preact.layers.BatchNormalization`)."""
         kwargs = {"synchronized": True} if self.synchronized_bn else {}
-        return layers.BatchNormalization(
+        return BatchNormalization(
             axis=-1, momentum=0.9, epsilon=1e-5, name=name, **kwargs
         )(x)
 
