@@ -11,17 +11,8 @@ import sys
 
 import keras
 
+from keras_preact import runtime
 from keras_preact.version import __version__
-
-
-def _cpu_model():
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _memory_gib():
@@ -39,7 +30,7 @@ def hardware_info(devices=None):
         devices: device names (e.g. `distribute.device_names()`).
     """
     info = {
-        "cpu": _cpu_model(),
+        "cpu": runtime.cpu_model(),
         "cpu_count": os.cpu_count(),
         "memory_gib": _memory_gib(),
         "platform": platform.platform(),
@@ -48,6 +39,7 @@ def hardware_info(devices=None):
         "keras_backend": keras.backend.backend(),
         "keras_preact": __version__,
         "devices": list(devices or []),
+        "cpu_runtime": {k: v for k, v in runtime.describe().items() if k != "cpu"},
     }
     for module in ("tensorflow", "jax", "torch"):
         if module in sys.modules:

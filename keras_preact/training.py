@@ -35,7 +35,7 @@ import numpy as np
 
 from keras_preact import callbacks as run_callbacks
 from keras_preact import data as data_lib
-from keras_preact import distribute, evaluation, pipelines, recipes, reporting
+from keras_preact import distribute, evaluation, pipelines, recipes, reporting, runtime
 from keras_preact.checkpointing import Checkpoint, EpochCheckpoint, save_model_weights
 from keras_preact.modelspec import MODEL_FIELDS, build_model, model_family
 
@@ -284,6 +284,9 @@ def train(config, *, extra_callbacks=()):
     if auto_epochs:
         epochs = AUTO_EPOCHS_CAP
     notes = []
+    if backend == "tensorflow" and runtime.onednn_advice():
+        notes.append(runtime.onednn_advice())
+        print(f"Note: {notes[-1]}", file=sys.stderr, flush=True)
     policy = _mixed_precision(recipe.mixed_precision)
     previous_policy = keras.config.dtype_policy()
     seed_everything(config.seed)
