@@ -8,6 +8,17 @@ active Keras backend:
 | default       | the default `tf.distribute` strategy     | no distribution (one device)         |
 | mirrored      | `tf.distribute.MirroredStrategy`         | `keras.distribution.DataParallel`    |
 | multiworker   | `MultiWorkerMirroredStrategy` (TF_CONFIG; refused on Keras <= 3.15, see below) | not supported |
+| multihost     | refused (see multiworker)                | `DataParallel` over every device of every process (`keras.distribution.initialize`) |
+
+**multihost** (JAX): every process runs the same command with the coordinator's address,
+the process count and its own id (`--coordinator`, `--num-processes`, `--process-id`, or
+Keras' `KERAS_DISTRIBUTION_JOB_ADDRESSES`, `KERAS_DISTRIBUTION_NUM_PROCESSES`,
+`KERAS_DISTRIBUTION_PROCESS_ID`). On CPUs the collectives use gloo. Each process feeds its
+own contiguous slice of every global batch (`Distribution.shard`); the jitted step sees
+the global batch, so batch-norm statistics are those of the whole global batch (what
+`--sync-bn` means on TensorFlow) and two processes with batch B/2 each train exactly as
+one process with batch B. Decisions that depend on a clock (time budget, `--epochs auto`)
+are process 0's, broadcast to all (`Distribution.agree`); only process 0 writes.
 
 Keras 3.15.1 with TensorFlow 2.21 cannot `fit` under `MultiWorkerMirroredStrategy`: even a
 one-layer model on two loopback workers fails in `Trainer._maybe_symbolic_build` ("Attempt
@@ -31,7 +42,10 @@ import keras
 
 from keras_preact import runtime
 
-STRATEGIES = ("default", "mirrored", "multiworker")
+STRATEGIES = ("default", "mirrored", "multiworker", "multihost")
+CLUSTER_VARIABLES = {"coordinator": "KERAS_DISTRIBUTION_JOB_ADDRESSES",
+                     "num_processes": "KERAS_DISTRIBUTION_NUM_PROCESSES",
+                     "process_id": "KERAS_DISTRIBUTION_PROCESS_ID"}
 MULTIWORKER_OVERRIDE = "KERAS_PREACT_EXPERIMENTAL_MULTIWORKER"
 LAST_BROKEN_KERAS = (3, 15)  # the newest Keras seen failing MultiWorkerMirroredStrategy
 
@@ -57,6 +71,8 @@ class Distribution:
         strategy: the `tf.distribute.Strategy` (TensorFlow backend), else None.
         distribution: the `keras.distribution.Distribution` (JAX), else None.
         is_chief: whether this process writes checkpoints and reports.
+        process_index: this process's rank (multihost), else 0.
+        process_count: processes taking part (multihost), else 1.
     """
 
     name: str
@@ -66,6 +82,34 @@ class Distribution:
     strategy: object = None
     distribution: object = None
     is_chief: bool = True
+    process_index: int = 0
+    process_count: int = 1
+
+    def shard(self, global_batch):
+        """`(start, stop)` of this process's rows in a global batch of `global_batch`."""
+        if global_batch % self.process_count:
+            raise ValueError(f"The global batch {global_batch} does not split evenly over "
+                             f"{self.process_count} processes.")
+        local = global_batch // self.process_count
+        return self.process_index * local, (self.process_index + 1) * local
+
+    def agree(self, value):
+        """Process 0's `value` in every process (a collective: all processes call it)."""
+        if self.process_count == 1:
+            return value
+        import numpy as np
+        from jax.experimental import multihost_utils
+
+        return multihost_utils.broadcast_one_to_all(np.asarray(value)).item()
+
+    def sum_over_processes(self, array):
+        """The element-wise sum of `array` over all processes (a collective)."""
+        if self.process_count == 1:
+            return array
+        import numpy as np
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(np.asarray(array))).sum(axis=0)
 
     def scope(self):
         """The context to build, compile and fit in."""
@@ -77,8 +121,11 @@ class Distribution:
 
     def describe(self):
         """JSON-ready description for summaries."""
-        return {"strategy": self.name, "backend": self.backend,
-                "num_replicas": self.num_replicas, "devices": list(self.devices)}
+        described = {"strategy": self.name, "backend": self.backend,
+                     "num_replicas": self.num_replicas, "devices": list(self.devices)}
+        if self.process_count > 1:
+            described["processes"] = self.process_count
+        return described
 
 
 def _tf_config_is_chief():
@@ -105,7 +152,8 @@ def _resolve_tensorflow(name, devices):
             f"--strategy multiworker does not work with Keras {keras.__version__}: its fit() "
             "fails under tf.distribute.MultiWorkerMirroredStrategy even for a one-layer model "
             "(keras-team/keras#20585). Train on one machine with --strategy mirrored (all "
-            "local GPUs), or set KERAS_PREACT_EXPERIMENTAL_MULTIWORKER=1 to try a newer Keras.")
+            "local GPUs), on several with KERAS_BACKEND=jax and --strategy multihost, or set "
+            "KERAS_PREACT_EXPERIMENTAL_MULTIWORKER=1 to try a newer Keras.")
     warnings.warn(
         "--strategy multiworker is experimental: whether Keras 3 fully supports "
         "MultiWorkerMirroredStrategy is an open question (keras-team/keras#20585). "
@@ -116,21 +164,70 @@ def _resolve_tensorflow(name, devices):
                         is_chief=_tf_config_is_chief())
 
 
-def _resolve_jax(name, devices):
+def _cluster_settings(cluster):
+    settings = {}
+    for key, variable in CLUSTER_VARIABLES.items():
+        value = (cluster or {}).get(key)
+        if value is None and os.environ.get(variable):
+            value = os.environ[variable]
+        settings[key] = value
+    if settings["num_processes"] is None or settings["process_id"] is None:
+        raise ValueError(
+            "--strategy multihost needs every process's --num-processes and --process-id "
+            "(and --coordinator HOST:PORT of process 0), or the environment variables "
+            f"{', '.join(CLUSTER_VARIABLES.values())}.")
+    count, index = int(settings["num_processes"]), int(settings["process_id"])
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"--process-id must be in [0, {count}) and --num-processes >= 1; "
+                         f"got {index} of {count}.")
+    if count > 1 and not settings["coordinator"]:
+        raise ValueError("--strategy multihost with several processes needs --coordinator "
+                         "HOST:PORT (process 0's address, the same for every process).")
+    return settings["coordinator"], count, index
+
+
+_JAX_INITIALIZED = []  # jax.distributed can be initialised once per process
+
+
+def _resolve_multihost(cluster):
+    import jax
+
+    coordinator, count, index = _cluster_settings(cluster)
+    if count > 1 and not _JAX_INITIALIZED:
+        try:  # CPU collectives (a no-op for GPUs and TPUs); must precede initialisation
+            jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        except (AttributeError, ValueError):
+            pass
+        keras.distribution.initialize(job_addresses=coordinator.split(",")[0],
+                                      num_processes=count, process_id=index)
+        _JAX_INITIALIZED.append((coordinator, count, index))
+    elif _JAX_INITIALIZED and _JAX_INITIALIZED[0] != (coordinator, count, index):
+        raise ValueError(f"This process already joined the cluster {_JAX_INITIALIZED[0]}; "
+                         "start a new process for another one.")
+    devices = jax.devices()
+    distribution = keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False)
+    return Distribution("multihost", "jax", len(devices), [str(d) for d in devices],
+                        distribution=distribution, is_chief=jax.process_index() == 0,
+                        process_index=jax.process_index(), process_count=jax.process_count())
+
+
+def _resolve_jax(name, devices, cluster=None):
+    if name == "multihost":
+        return _resolve_multihost(cluster)
     if name == "default":
         return Distribution(name, "jax", 1, [str(keras.distribution.list_devices()[0])])
     if name == "multiworker":
         raise ValueError(
             "--strategy multiworker is a tf.distribute strategy (TensorFlow backend). On "
-            "JAX use --strategy mirrored, i.e. keras.distribution.DataParallel over this "
-            "host's devices.")
+            "JAX use --strategy mirrored (keras.distribution.DataParallel over this host's "
+            "devices) or --strategy multihost (over several hosts).")
     devices = list(devices or keras.distribution.list_devices())
     distribution = keras.distribution.DataParallel(devices=devices)
     return Distribution(name, "jax", len(devices), [str(d) for d in devices],
                         distribution=distribution)
 
 
-def resolve_distribution(strategy="default", devices=None, sync_bn=False):
+def resolve_distribution(strategy="default", devices=None, sync_bn=False, cluster=None):
     """The `Distribution` for a `--strategy` value on the active backend.
 
     Args:
@@ -138,6 +235,8 @@ def resolve_distribution(strategy="default", devices=None, sync_bn=False):
         devices: device names for "mirrored" (TF "GPU:0", JAX "gpu:0"); default all.
         sync_bn: whether synchronized batch normalisation is requested (checked here:
             TensorFlow only).
+        cluster: for "multihost", `{"coordinator": "host:port", "num_processes": n,
+            "process_id": i}`; missing values come from `CLUSTER_VARIABLES`.
 
     Raises:
         ValueError: an unknown strategy, or one (or sync_bn) the backend cannot do.
@@ -149,11 +248,17 @@ def resolve_distribution(strategy="default", devices=None, sync_bn=False):
         raise ValueError(
             f"--sync-bn needs the TensorFlow backend (Keras implements synchronized "
             f"BatchNormalization with tf.distribute only); this run uses {backend!r}. "
-            "Drop --sync-bn (BN statistics are then per replica).")
+            "Drop --sync-bn: on JAX, data-parallel BN statistics are already those of "
+            "the whole global batch (the jitted step sees the global array).")
     if backend == "tensorflow":
+        if strategy == "multihost":
+            raise ValueError(
+                "--strategy multihost runs on the JAX backend (KERAS_BACKEND=jax, "
+                "keras.distribution over jax.distributed). TensorFlow's multi-machine "
+                "strategy is --strategy multiworker, refused on this Keras (see its error).")
         return _resolve_tensorflow(strategy, devices)
     if backend == "jax":
-        return _resolve_jax(strategy, devices)
+        return _resolve_jax(strategy, devices, cluster)
     if strategy != "default":
         raise ValueError(f"--strategy {strategy} is not available on the {backend!r} "
                          "backend; use the TensorFlow or JAX backend.")
@@ -239,5 +344,5 @@ def device_names():
     return [backend]
 
 
-__all__ = ["Distribution", "STRATEGIES", "accelerator", "device_names",
+__all__ = ["CLUSTER_VARIABLES", "Distribution", "STRATEGIES", "accelerator", "device_names",
            "resolve_distribution", "supports_bfloat16"]

@@ -106,9 +106,17 @@ def add_arguments(parser):
     run_group.add_argument("--output", default="runs/train", help="output folder")
     run_group.add_argument("--seed", type=int, default=0)
     run_group.add_argument("--strategy", default="default",
-                           choices=["default", "mirrored", "multiworker"],
+                           choices=["default", "mirrored", "multiworker", "multihost"],
                            help="mirrored: all local GPUs (TF MirroredStrategy; JAX "
-                           "DataParallel); multiworker: TF_CONFIG, experimental")
+                           "DataParallel); multihost: several machines (JAX, "
+                           "--coordinator/--num-processes/--process-id); multiworker: "
+                           "TF_CONFIG, refused on Keras <= 3.15")
+    run_group.add_argument("--coordinator", metavar="HOST:PORT",
+                           help="multihost: process 0's address, the same on every host")
+    run_group.add_argument("--num-processes", type=int,
+                           help="multihost: how many processes (hosts) take part")
+    run_group.add_argument("--process-id", type=int,
+                           help="multihost: this process's rank, 0 .. N-1 (0 writes)")
     run_group.add_argument("--devices", type=lambda s: [d for d in s.split(",") if d],
                            help="comma-separated devices for mirrored, e.g. GPU:0,GPU:1")
     run_group.add_argument("--sync-bn", action="store_true",
@@ -150,7 +158,9 @@ def config_from_args(args):
         seed=args.seed, strategy=args.strategy, devices=args.devices, sync_bn=args.sync_bn,
         resume=args.resume, time_budget=args.time_budget, steps_per_epoch=args.steps_per_epoch,
         steps_per_execution=args.steps_per_execution, eval_every=args.eval_every,
-        workers=args.workers, verbose=args.verbose, tensorboard=args.tensorboard)
+        workers=args.workers, verbose=args.verbose, tensorboard=args.tensorboard,
+        coordinator=args.coordinator, num_processes=args.num_processes,
+        process_id=args.process_id)
 
 
 def run(args):
