@@ -101,10 +101,13 @@ class TimeBudget(_EpochClock):
         budget_s: total seconds allowed, counted from `start`.
         start: `time.monotonic()` at the start of the run (data loading included).
         reserve_s: minimum seconds kept for the final evaluation and writing results.
+        agree: makes the decision one for all processes (`Distribution.agree`: process
+            0's); None for one process.
     """
 
-    def __init__(self, budget_s, start, reserve_s=5.0):
+    def __init__(self, budget_s, start, reserve_s=5.0, agree=None):
         super().__init__()
+        self.agree = agree
         self.budget_s = float(budget_s)
         self.start = start
         self.reserve_s = float(reserve_s)
@@ -130,7 +133,10 @@ class TimeBudget(_EpochClock):
         self.durations.append(self.epoch_seconds())
         self.train_durations.append(self.durations[-1] - self.epoch_validation_s)
         left = self.budget_s - (time.monotonic() - self.start)
-        if self.next_epoch_estimate() + self.reserve() > left:
+        stop = self.next_epoch_estimate() + self.reserve() > left
+        if self.agree is not None:
+            stop = bool(self.agree(stop))
+        if stop:
             self.stopped_after = epoch + 1
             self.model.stop_training = True
 
@@ -172,6 +178,8 @@ class BudgetPlanner(keras.callbacks.Callback):
             estimate = max(self.budget.train_estimate() + validation, 1e-3)
             fit = int(max(0.0, 0.9 * left - self.budget.reserve()) // estimate)
             self.planned = done + fit
+            if self.budget.agree is not None:  # process 0's plan for every process
+                self.planned = int(self.budget.agree(self.planned))
             self.schedule.set_total_steps(max(self.planned, done + 1) * self.steps_per_epoch)
             print(f"\n--epochs auto: {self.planned} epochs fit the time budget "
                   f"(about {estimate:.1f} s per epoch).", flush=True)
@@ -191,10 +199,12 @@ class RunLog(_EpochClock):
         output: folder for the files.
         images_per_epoch: training images per epoch (steps x global batch).
         history: rows of earlier sessions.
+        enabled: write the files (False in every process but the chief of a cluster).
     """
 
-    def __init__(self, output, images_per_epoch, history=None):
+    def __init__(self, output, images_per_epoch, history=None, enabled=True):
         super().__init__()
+        self.enabled = enabled
         self.output = pathlib.Path(output)
         self.images_per_epoch = images_per_epoch
         self.rows = list(history or [])
@@ -222,6 +232,8 @@ class RunLog(_EpochClock):
 
     def write(self):
         """Writes `history.json` and `history.csv` from the rows."""
+        if not self.enabled:
+            return
         self.output.mkdir(parents=True, exist_ok=True)
         (self.output / "history.json").write_text(json.dumps(self.rows, indent=1))
         columns = list(dict.fromkeys(k for row in self.rows for k in row))

@@ -15,7 +15,7 @@ def _numpy(value):
                       else value)
 
 
-def evaluate_classifier(model, batches, class_names, *, top_k=5, log_every=0):
+def evaluate_classifier(model, batches, class_names, *, top_k=5, log_every=0, reduce=None):
     """Evaluates `model` on `batches` and returns JSON-ready metrics.
 
     Args:
@@ -27,6 +27,8 @@ def evaluate_classifier(model, batches, class_names, *, top_k=5, log_every=0):
         class_names: names of the classes, index = label.
         top_k: the k of the top-k error (5 in the paper's ImageNet tables).
         log_every: print progress every that many batches (0: never).
+        reduce: sums per-class counts over processes when each one evaluates its shard
+            (`Distribution.sum_over_processes`); None for one process.
 
     Returns:
         `{"examples", "top1_error", "top5_error" (top-k), "top1_accuracy",
@@ -58,6 +60,8 @@ def evaluate_classifier(model, batches, class_names, *, top_k=5, log_every=0):
         np.add.at(topk, labels, (ranked == labels[:, None]).any(axis=1))
         if log_every and (step + 1) % log_every == 0:
             print(f"evaluated {counts.sum()} images", flush=True)
+    if reduce is not None:
+        counts, top1, topk = (np.asarray(reduce(a)) for a in (counts, top1, topk))
     total = int(counts.sum())
     if total == 0:
         raise ValueError("No examples to evaluate.")

@@ -38,7 +38,7 @@ def _pad_crop_flip_indices(draws, size, pad):
     return rows, cols
 
 
-def pad_crop_flip(images, normalization, rng, pad=4):
+def pad_crop_flip(images, normalization, rng, pad=4, part=slice(None)):
     """The paper's CIFAR augmentation on a numpy batch, normalising on the way.
 
     Equivalent to: normalise, zero-pad `pad` pixels on each side (zero = the channel
@@ -50,6 +50,9 @@ def pad_crop_flip(images, normalization, rng, pad=4):
         normalization: a `Normalization`.
         rng: a `numpy.random.Generator`.
         pad: padding on each side.
+        part: the rows of a larger batch that `images` are: the draws are made for the
+            whole batch (its length is the slice's stop) and the slice's kept, so a
+            process that augments its shard gets exactly its part of the whole batch.
 
     Returns:
         float32 (B, H, W, C).
@@ -57,7 +60,8 @@ def pad_crop_flip(images, normalization, rng, pad=4):
     batch, height, width, _ = images.shape
     if height != width:
         raise ValueError(f"pad_crop_flip expects square images, got {height}x{width}.")
-    rows, cols = _pad_crop_flip_indices(rng.random((batch, 3)), height, pad)
+    draws = rng.random((part.stop or batch, 3))[part]
+    rows, cols = _pad_crop_flip_indices(draws, height, pad)
     padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
     crops = np.empty_like(images)
     for i in range(batch):
@@ -95,10 +99,12 @@ class ArrayTrainBatches:
         workers: preparation threads.
         prefetch: batches prepared ahead.
         steps_per_epoch: cap on the batches per epoch (dry runs); default all full ones.
+        shard: `(start, stop)` rows of every global batch that this process feeds
+            (multi-process data parallelism, `Distribution.shard`); default all.
     """
 
     def __init__(self, split, *, batch_size, normalization, seed=0, initial_epoch=0,
-                 augment="cifar", workers=2, prefetch=8, steps_per_epoch=None):
+                 augment="cifar", workers=2, prefetch=8, steps_per_epoch=None, shard=None):
         if augment not in ("cifar", "none"):
             raise ValueError(f"The numpy pipeline supports augment='cifar' or 'none', "
                              f"got {augment!r} (ImageNet-style crops need tf.data).")
@@ -115,19 +121,21 @@ class ArrayTrainBatches:
         self.prefetch = prefetch
         self.steps_per_epoch = min(len(split) // batch_size,
                                    steps_per_epoch or len(split) // batch_size)
+        self.rows = slice(*(shard or (0, batch_size)))
 
     def permutation(self, epoch):
         """The example order of `epoch`."""
         return np.random.default_rng([self.seed, epoch, 0]).permutation(len(self.split))
 
     def batch(self, epoch, step, order=None):
-        """Batch `step` of `epoch` as `(images, one_hot_labels)`."""
+        """Batch `step` of `epoch` as `(images, one_hot_labels)` (this shard's rows)."""
         order = self.permutation(epoch) if order is None else order
         index = np.sort(order[step * self.batch_size:(step + 1) * self.batch_size])
+        index = index[self.rows]
         images = self.split.images[index]
         if self.augment == "cifar":
             rng = np.random.default_rng([self.seed, epoch, 1, step])
-            images = pad_crop_flip(images, self.normalization, rng)
+            images = pad_crop_flip(images, self.normalization, rng, part=self.rows)
         else:
             images = self.normalization.apply(images)
         return images, one_hot(self.split.labels[index], self.split.num_classes)
@@ -158,13 +166,16 @@ class ArrayEvalBatches(keras.utils.PyDataset):
         split: an `ArraySplit`.
         batch_size: batch size.
         normalization: a `Normalization`.
+        shard: `(start, stop)` rows of every batch that this process feeds (multi-process
+            data parallelism); default all.
     """
 
-    def __init__(self, split, *, batch_size, normalization, **kwargs):
+    def __init__(self, split, *, batch_size, normalization, shard=None, **kwargs):
         super().__init__(**kwargs)
         self.split = split
         self.batch_size = batch_size
         self.normalization = normalization
+        self.rows = slice(*(shard or (0, batch_size)))
 
     def __len__(self):
         return math.ceil(len(self.split) / self.batch_size)
@@ -176,9 +187,10 @@ class ArrayEvalBatches(keras.utils.PyDataset):
         index = np.arange(start, min(start + self.batch_size, len(self.split)))
         weights = np.ones(self.batch_size, np.float32)
         weights[len(index):] = 0.0
-        index = np.pad(index, (0, self.batch_size - len(index)), mode="edge")
+        index = np.pad(index, (0, self.batch_size - len(index)), mode="edge")[self.rows]
         images = self.normalization.apply(self.split.images[index])
-        return images, one_hot(self.split.labels[index], self.split.num_classes), weights
+        return (images, one_hot(self.split.labels[index], self.split.num_classes),
+                weights[self.rows])
 
     def __iter__(self):
         for step in range(len(self)):

@@ -26,7 +26,9 @@ import json
 import os
 import pathlib
 import random
+import shutil
 import sys
+import tempfile
 import time
 import warnings
 
@@ -41,7 +43,8 @@ from keras_preact.modelspec import MODEL_FIELDS, build_model, model_family
 
 # Fields that may differ between a run and its --resume; all others must match.
 RUNTIME_FIELDS = ("resume", "time_budget", "strategy", "devices", "verbose", "workers",
-                  "steps_per_execution", "tensorboard", "output")
+                  "steps_per_execution", "tensorboard", "output", "coordinator",
+                  "num_processes", "process_id")
 PIPELINES = ("auto", "tf", "numpy")
 AUTO_EPOCHS_CAP = 10_000  # upper bound handed to fit() while --epochs auto plans
 
@@ -66,7 +69,8 @@ class TrainConfig:
     `epochs="auto"` with a `time_budget` fits a cosine / one-cycle schedule to the
     budget, planned during the warm-up epochs, see `callbacks.BudgetPlanner`).
 
-    Runtime: `seed`, `strategy`/`devices`/`sync_bn` (`distribute.resolve_distribution`),
+    Runtime: `seed`, `strategy`/`devices`/`sync_bn` (`distribute.resolve_distribution`;
+    "multihost" also takes `coordinator`, `num_processes`, `process_id`),
     `resume`, `time_budget` (seconds from the start of `train`), `steps_per_epoch` (cap,
     for dry runs), `steps_per_execution`, `eval_every` (validate every that many epochs;
     0: only at the end), `workers` (numpy pipeline threads), `verbose` (Keras),
@@ -109,6 +113,9 @@ class TrainConfig:
     workers: int = None
     verbose: object = "auto"
     tensorboard: bool = True
+    coordinator: str = None
+    num_processes: int = None
+    process_id: int = None
 
     def as_dict(self):
         """JSON-ready fields."""
@@ -176,9 +183,12 @@ def _mixed_precision(choice):
 
 
 def _pipelines(config, pipeline, train, test, recipe, normalization, image_size, family,
-               initial_epoch, epochs):
+               initial_epoch, epochs, dist):
     augment = "cifar" if family == "cifar" else "imagenet"
     cap = config.steps_per_epoch
+    shard = dist.shard(recipe.batch_size) if dist.process_count > 1 else None
+    if shard is not None and pipeline == "tf":
+        raise ValueError("--strategy multihost feeds the numpy pipeline (JAX backend).")
     if pipeline == "tf":
         train_data, steps = pipelines.tf_train_dataset(
             train, batch_size=recipe.batch_size, normalization=normalization, seed=config.seed,
@@ -192,10 +202,10 @@ def _pipelines(config, pipeline, train, test, recipe, normalization, image_size,
                          "backend); the numpy pipeline holds CIFAR-size images in memory.")
     batches = pipelines.ArrayTrainBatches(
         train, batch_size=recipe.batch_size, normalization=normalization, seed=config.seed,
-        initial_epoch=initial_epoch, augment=augment, steps_per_epoch=cap,
+        initial_epoch=initial_epoch, augment=augment, steps_per_epoch=cap, shard=shard,
         workers=config.workers or min(8, max(2, (os.cpu_count() or 2) // 2)))
     eval_data = pipelines.ArrayEvalBatches(test, batch_size=recipe.batch_size,
-                                          normalization=normalization)
+                                          normalization=normalization, shard=shard)
     return iter(batches), batches.steps_per_epoch, eval_data
 
 
@@ -203,12 +213,14 @@ def _callbacks(config, output, guard, runlog, start, checkpoint, state_fn, dist,
                planner_args):
     budget = planner = None
     if config.time_budget:
-        budget = run_callbacks.TimeBudget(config.time_budget, start)
+        budget = run_callbacks.TimeBudget(config.time_budget, start,
+                                          agree=dist.agree if dist.process_count > 1 else None)
     if planner_args is not None:
         planner = run_callbacks.BudgetPlanner(budget, *planner_args)
     # The planner and the budget decide before the checkpoint records the plan.
     found = [guard, runlog] + [c for c in (budget, planner) if c is not None]
-    found.append(EpochCheckpoint(checkpoint, state_fn, guard, dist.is_chief))
+    found.append(EpochCheckpoint(checkpoint, state_fn, guard,
+                                 dist.is_chief or dist.process_count > 1))
     if config.tensorboard:
         if keras.backend.backend() != "tensorflow":
             notes.append("TensorBoard logs skipped: the Keras TensorBoard callback needs "
@@ -263,7 +275,10 @@ def train(config, *, extra_callbacks=()):
     spec = {"model": config.model, "depth": config.depth, "model_options": config.model_options,
             **{k: getattr(config, k) for k in MODEL_FIELDS}}
     family = model_family(spec)
-    dist = distribute.resolve_distribution(config.strategy, config.devices, config.sync_bn)
+    dist = distribute.resolve_distribution(
+        config.strategy, config.devices, config.sync_bn,
+        cluster={"coordinator": config.coordinator, "num_processes": config.num_processes,
+                 "process_id": config.process_id})
     overrides = dict(config.overrides)
     auto_epochs = overrides.get("epochs") == "auto"
     if auto_epochs:
@@ -291,6 +306,7 @@ def train(config, *, extra_callbacks=()):
     previous_policy = keras.config.dtype_policy()
     seed_everything(config.seed)
     keras.config.set_dtype_policy(policy)
+    writer = checkpoint  # where this process saves (see the trap below)
     try:
         with dist.scope():
             model = build_model(
@@ -320,10 +336,11 @@ def train(config, *, extra_callbacks=()):
                       flush=True)
             train_data, steps, eval_data = _pipelines(
                 config, pipeline, train_split, test_split, recipe, normalization, image_size,
-                family, initial_epoch, epochs)
+                family, initial_epoch, epochs, dist)
             guard = run_callbacks.NanGuard()
             runlog = run_callbacks.RunLog(output, steps * recipe.batch_size,
-                                          state["history"] if state else None)
+                                          state["history"] if state else None,
+                                          enabled=dist.is_chief)
             seconds_before = state["train_seconds_total"] if state else 0.0
 
             def state_fn(epoch, logs):
@@ -341,8 +358,12 @@ def train(config, *, extra_callbacks=()):
                 planner_args = (schedule, steps, recipe.warmup_epochs,
                                 state.get("planned_epochs") if state else None,
                                 config.eval_every)
+            if not dist.is_chief and dist.process_count > 1:
+                # Trap: Keras' save_weights runs JAX collectives, so every process of a
+                # cluster saves; all but process 0 into a scratch folder of their own.
+                writer = Checkpoint(tempfile.mkdtemp(prefix="keras_preact_process_"))
             callbacks, budget, planner = _callbacks(config, output, guard, runlog, start,
-                                                    checkpoint, state_fn, dist, notes,
+                                                    writer, state_fn, dist, notes,
                                                     planner_args)
             if planner is not None and planner.planned is not None:
                 epochs = planner.planned
@@ -364,7 +385,7 @@ def train(config, *, extra_callbacks=()):
                                   validation_data=eval_data if config.eval_every else None,
                                   validation_freq=max(1, config.eval_every),
                                   callbacks=callbacks + list(extra_callbacks),
-                                  verbose=config.verbose)
+                                  verbose=config.verbose if dist.is_chief else 0)
                 except KeyboardInterrupt:
                     status = "interrupted"
             if guard.diverged:
@@ -375,12 +396,16 @@ def train(config, *, extra_callbacks=()):
             elif budget is not None and budget.stopped_after is not None and status == "completed":
                 status = "time_budget"
             results = None
-            if status in ("completed", "time_budget") and dist.is_chief:
-                save_model_weights(model, output / "model.weights.h5")
+            if status in ("completed", "time_budget"):
+                save_model_weights(model, writer.output / "model.weights.h5")
+                # Every process evaluates its shard (the model runs as a collective).
                 results = evaluation.evaluate_classifier(
-                    model, eval_data, test_split.class_names, top_k=k)
+                    model, eval_data, test_split.class_names, top_k=k,
+                    reduce=dist.sum_over_processes if dist.process_count > 1 else None)
     finally:
         keras.config.set_dtype_policy(previous_policy)
+        if writer is not checkpoint:
+            shutil.rmtree(writer.output, ignore_errors=True)
 
     done = checkpoint.read_state()
     rows = runlog.rows
@@ -431,7 +456,7 @@ def train(config, *, extra_callbacks=()):
         if plot is None and rows:
             notes.append("curves.png skipped: matplotlib is not installed.")
         reporting.write_json(output / "summary.json", summary)
-    reporting.print_result(summary, output)
+        reporting.print_result(summary, output)
     return summary
 
 
