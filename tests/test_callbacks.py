@@ -33,3 +33,22 @@ def test_run_log_rows_have_the_same_split(monkeypatch, tmp_path):
     assert (row["epoch_seconds"], row["train_seconds"], row["val_seconds"]) == (5.0, 3.0, 2.0)
     assert row["images_per_second"] == 100.0 and row["loss"] == 1.0
     assert (tmp_path / "history.json").is_file() and (tmp_path / "history.csv").is_file()
+
+
+def test_a_cluster_stops_on_process_zeros_decision(monkeypatch):
+    # Budget 1000 s and the clock at ~105 s: this process would go on; process 0 says stop.
+    asked = []
+    budget = callbacks.TimeBudget(1000.0, start=0.0,
+                                  agree=lambda stop: asked.append(stop) or True)
+    _one_epoch(budget, monkeypatch)
+    assert asked == [False] and budget.stopped_after == 1 and budget.model.stop_training
+    # Over budget here (start far in the past); process 0 says go on.
+    going = callbacks.TimeBudget(10.0, start=0.0, agree=lambda stop: False)
+    _one_epoch(going, monkeypatch)
+    assert going.stopped_after is None and not going.model.stop_training
+
+
+def test_only_the_chief_writes_the_run_log(monkeypatch, tmp_path):
+    log = callbacks.RunLog(tmp_path, images_per_epoch=300, enabled=False)
+    _one_epoch(log, monkeypatch, {"loss": 1.0})
+    assert len(log.rows) == 1 and not (tmp_path / "history.json").exists()

@@ -1,24 +1,35 @@
-"""`--strategy` resolution (keras_preact/distribute.py), and the upstream failure that makes
+"""`--strategy` resolution (keras_preact/distribute.py); multihost training on JAX with two
+real processes on 127.0.0.1 (gloo CPU collectives) against one process with the same
+global batch, and a kill-and-resume of the pair; and the upstream failure that makes
 `multiworker` refused on the installed Keras: two real MultiWorkerMirroredStrategy workers
-on loopback, running plain Keras. When this test starts failing, Keras has fixed fit()
+on loopback, running plain Keras. When that test starts failing, Keras has fixed fit()
 under MultiWorkerMirroredStrategy: raise LAST_BROKEN_KERAS's guard and test multiworker
 training end to end."""
 
 import json
 import os
+import pathlib
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 
+import h5py
 import keras
+import numpy as np
 import pytest
 
-from keras_preact import distribute
+from image_folders import make_image_folder
+from keras_preact import data, distribute, evaluation, pipelines
+from keras_preact.checkpointing import Checkpoint
 
-pytestmark = pytest.mark.tf_only
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+tf_only = pytest.mark.tf_only
 
 
+@tf_only
 def test_default_and_mirrored_resolve():
     default = distribute.resolve_distribution("default")
     assert default.num_replicas == 1 and default.backend == "tensorflow"
@@ -26,6 +37,7 @@ def test_default_and_mirrored_resolve():
     assert mirrored.num_replicas >= 1 and mirrored.strategy is not None
 
 
+@tf_only
 def test_multiworker_is_refused_with_the_reason(monkeypatch):
     monkeypatch.delenv(distribute.MULTIWORKER_OVERRIDE, raising=False)
     if distribute.multiworker_supported():
@@ -68,6 +80,7 @@ WORKER = textwrap.dedent("""
 """)
 
 
+@tf_only
 @pytest.mark.slow
 def test_keras_fit_under_multiworker_strategy_still_fails():
     if distribute.multiworker_supported():
@@ -88,3 +101,157 @@ def test_keras_fit_under_multiworker_strategy_still_fails():
         results.append(json.loads(out.strip().splitlines()[-1]))
     assert [r["fit"] for r in results] == ["failed", "failed"], results
     assert all("PerReplica" in r["error"] for r in results)
+
+
+@tf_only
+def test_multihost_is_the_jax_path():
+    with pytest.raises(ValueError, match="multihost runs on the JAX backend"):
+        distribute.resolve_distribution("multihost", cluster={"num_processes": 2,
+                                                              "process_id": 0})
+
+
+def test_cluster_settings_are_checked(monkeypatch):
+    for variable in distribute.CLUSTER_VARIABLES.values():
+        monkeypatch.delenv(variable, raising=False)
+    with pytest.raises(ValueError, match="--num-processes and --process-id"):
+        distribute._cluster_settings({})
+    with pytest.raises(ValueError, match=r"--process-id must be in \[0, 2\)"):
+        distribute._cluster_settings({"num_processes": 2, "process_id": 2})
+    with pytest.raises(ValueError, match="needs --coordinator"):
+        distribute._cluster_settings({"num_processes": 2, "process_id": 1})
+    monkeypatch.setenv("KERAS_DISTRIBUTION_JOB_ADDRESSES", "10.0.0.1:1234")
+    monkeypatch.setenv("KERAS_DISTRIBUTION_NUM_PROCESSES", "4")
+    monkeypatch.setenv("KERAS_DISTRIBUTION_PROCESS_ID", "3")
+    assert distribute._cluster_settings(None) == ("10.0.0.1:1234", 4, 3)
+    assert distribute._cluster_settings({"process_id": 1}) == ("10.0.0.1:1234", 4, 1)
+
+
+def test_shards_agree_and_sums_of_one_process():
+    dist = distribute.Distribution("multihost", "jax", 4, [], process_index=1,
+                                   process_count=2)
+    assert dist.shard(8) == (4, 8)
+    with pytest.raises(ValueError, match="does not split evenly over 2 processes"):
+        dist.shard(7)
+    single = distribute.Distribution("default", "jax", 1, [])
+    assert single.shard(8) == (0, 8) and single.agree(5) == 5
+    np.testing.assert_array_equal(single.sum_over_processes(np.arange(3)), np.arange(3))
+
+
+def _split(n=20, size=8, classes=4, seed=0):
+    rng = np.random.default_rng(seed)
+    return data.ArraySplit(rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
+                           rng.integers(0, classes, n).astype("int32"),
+                           tuple("abcd"[:classes]))
+
+
+def test_each_process_feeds_exactly_its_rows_of_every_global_batch():
+    split = _split()
+    whole = pipelines.ArrayTrainBatches(split, batch_size=8, normalization=data.CIFAR10,
+                                        seed=3)
+    halves = [pipelines.ArrayTrainBatches(split, batch_size=8, normalization=data.CIFAR10,
+                                          seed=3, shard=(4 * i, 4 * i + 4)) for i in (0, 1)]
+    for epoch, step in ((0, 0), (0, 1), (2, 1)):
+        images, labels = whole.batch(epoch, step)
+        parts = [half.batch(epoch, step) for half in halves]
+        np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]), images)
+        np.testing.assert_array_equal(np.concatenate([p[1] for p in parts]), labels)
+    evaluation_whole = pipelines.ArrayEvalBatches(split, batch_size=8,
+                                                  normalization=data.CIFAR10)
+    evaluation_parts = [pipelines.ArrayEvalBatches(split, batch_size=8,
+                                                   normalization=data.CIFAR10,
+                                                   shard=(4 * i, 4 * i + 4)) for i in (0, 1)]
+    last = len(evaluation_whole) - 1  # 20 = 8 + 8 + 4 real rows and 4 of padding
+    for step in (0, last):
+        joined = [np.concatenate(x) for x in zip(*(p[step] for p in evaluation_parts))]
+        for a, b in zip(joined, evaluation_whole[step]):
+            np.testing.assert_array_equal(a, b)
+    assert evaluation_parts[1][last][2].tolist() == [0.0] * 4
+
+
+def test_evaluation_sums_the_counts_of_every_process():
+    split = _split(n=16, classes=2)
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(2)])
+    full = evaluation.evaluate_classifier(
+        model, pipelines.ArrayEvalBatches(split, batch_size=8, normalization=data.CIFAR10),
+        split.class_names, top_k=1)
+    doubled = evaluation.evaluate_classifier(
+        model, pipelines.ArrayEvalBatches(split, batch_size=8, normalization=data.CIFAR10),
+        split.class_names, top_k=1, reduce=lambda counts: 2 * counts)
+    assert doubled["examples"] == 2 * full["examples"] == 32
+    assert doubled["top1_error"] == full["top1_error"]
+
+
+MULTIHOST_FLAGS = ["--depth", "8", "--epochs", "3", "--batch-size", "8", "--steps-per-epoch",
+                   "2", "--verbose", "0", "--seed", "3", "--no-tensorboard"]
+
+
+def _train(folder, output, *extra):
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
+           "PYTHONPATH": str(ROOT)}
+    env.pop("XLA_FLAGS", None)  # one CPU device per process
+    return subprocess.Popen(
+        [sys.executable, "scripts/train.py", *MULTIHOST_FLAGS, "--data", str(folder),
+         "--output", str(output), *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+
+
+def _pair(folder, output, *extra):
+    address = f"127.0.0.1:{_free_ports(1)[0]}"
+    return [_train(folder, output, "--strategy", "multihost", "--coordinator", address,
+                   "--num-processes", "2", "--process-id", str(i), *extra) for i in (0, 1)]
+
+
+def _finish(processes, timeout=300):
+    for process in processes:
+        out, _ = process.communicate(timeout=timeout)
+        assert process.returncode == 0, out[-3000:]
+
+
+def _weights(path):
+    found = {}
+    with h5py.File(path, "r") as handle:
+        handle.visititems(lambda name, item: found.__setitem__(name, item[()])
+                          if isinstance(item, h5py.Dataset) else None)
+    return found
+
+
+def _assert_same_training(run, reference):
+    a, b = _weights(run / "model.weights.h5"), _weights(reference / "model.weights.h5")
+    assert a.keys() == b.keys() and len(a) > 10
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-4, atol=1e-5, err_msg=name)
+    losses = [[row["loss"] for row in json.loads((r / "history.json").read_text())]
+              for r in (run, reference)]
+    assert len(losses[0]) == 3
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
+    summaries = [json.loads((r / "summary.json").read_text()) for r in (run, reference)]
+    assert summaries[0]["test"]["top1_error"] == summaries[1]["test"]["top1_error"]
+    assert summaries[0]["test"]["examples"] == summaries[1]["test"]["examples"] == 6
+    assert summaries[0]["distribution"]["processes"] == 2
+    assert summaries[0]["distribution"]["num_replicas"] == 2
+    assert summaries[0]["iterations"] == summaries[1]["iterations"] == 6
+
+
+@pytest.mark.slow
+def test_two_processes_train_like_one_and_resume_after_a_kill(tmp_path):
+    folder = make_image_folder(tmp_path / "images", per_class=6, test_per_class=2)
+    one = _train(folder, tmp_path / "one")
+    _finish([one])
+    pair = _pair(folder, tmp_path / "pair")
+    _finish(pair)
+    _assert_same_training(tmp_path / "pair", tmp_path / "one")
+
+    killed = _pair(folder, tmp_path / "killed")
+    checkpoint = Checkpoint(tmp_path / "killed")
+    deadline = time.monotonic() + 240
+    while (checkpoint.read_state() or {}).get("epoch", 0) < 1:
+        assert time.monotonic() < deadline, "no checkpoint after epoch 1"
+        assert all(p.poll() is None for p in killed), "the pair ended before the kill"
+        time.sleep(0.2)
+    for process in killed:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert checkpoint.read_state()["epoch"] < 3
+    _finish(_pair(folder, tmp_path / "killed", "--resume"))
+    _assert_same_training(tmp_path / "killed", tmp_path / "one")
