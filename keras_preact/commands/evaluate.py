@@ -14,6 +14,7 @@ input size and normalisation come from the model.json beside them.
 import json
 import sys
 
+from keras_preact.commands.options import positive_int
 from keras_preact.commands.train import _add_model_arguments, model_options
 
 
@@ -26,15 +27,15 @@ def add_arguments(parser):
     parser.add_argument("--data-dir", help="tensorflow-datasets data directory")
     parser.add_argument("--download", action="store_true")
     parser.add_argument("--split", help="split to evaluate (default test / validation)")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--image-size", type=int, help="input side (ImageNet: 224 or 320)")
+    parser.add_argument("--batch-size", type=positive_int, default=256)
+    parser.add_argument("--image-size", type=positive_int, help="input side (ImageNet: 224 or 320)")
     parser.add_argument("--crop-fraction", type=float,
                         help="ImageNet-size images: centre crop / shorter side after "
                         "resizing (default 0.875; the paper's protocol is --image-size 320 "
                         "--crop-fraction 1)")
     parser.add_argument("--normalization", default="auto",
                         choices=["auto", "cifar10", "cifar100", "imagenet"])
-    parser.add_argument("--limit", type=int, help="evaluate a seeded subset of N images")
+    parser.add_argument("--limit", type=positive_int, help="evaluate a seeded subset of N images")
     parser.add_argument("--pipeline", default="auto", choices=["auto", "tf", "numpy"])
     parser.add_argument("--output", help="JSON file to write (default: print only)")
 

@@ -25,7 +25,8 @@ import os
 import sys
 import time
 
-from keras_preact.commands.options import add_normalization_arguments, explicit_normalization
+from keras_preact.commands.options import (
+    add_normalization_arguments, explicit_normalization, positive_int)
 
 
 def add_arguments(parser):
@@ -51,15 +52,15 @@ def add_arguments(parser):
                           help="take raw RGB pixels and normalise them in the graph")
     artifact.add_argument("--input-dtype", choices=["float32", "uint8"],
                           help="default uint8 with --include-preprocessing, else float32")
-    artifact.add_argument("--image-size", type=int, help="square input side")
+    artifact.add_argument("--image-size", type=positive_int, help="square input side")
     norm = parser.add_argument_group("normalisation (default: the weights' metadata)")
     add_normalization_arguments(norm)
     images = parser.add_argument_group("images")
     images.add_argument("--representative-data", help="folder of images (any layout) for "
                         "int8 calibration")
-    images.add_argument("--representative-count", type=int, default=200)
+    images.add_argument("--representative-count", type=positive_int, default=200)
     images.add_argument("--verify-data", help="folder of images to compare outputs on")
-    images.add_argument("--verify-count", type=int, default=16)
+    images.add_argument("--verify-count", type=positive_int, default=16)
     images.add_argument("--no-verify", dest="verify", action="store_false")
     images.add_argument("--seed", type=int, default=0)
     parser.add_argument("--summary", help="also write the JSON summary to this file")

@@ -20,7 +20,9 @@ import contextlib
 import json
 import sys
 
-from keras_preact.commands.options import add_normalization_arguments, explicit_normalization
+from keras_preact.commands.options import (
+    add_normalization_arguments, explicit_normalization, non_negative_int, positive_float,
+    positive_int)
 
 
 def add_arguments(parser):
@@ -34,25 +36,25 @@ def add_arguments(parser):
     data.add_argument("--train-split", default="train")
     data.add_argument("--val-split", default="auto",
                       help="validation subfolder; 'auto' (val, validation or test) or 'none'")
-    data.add_argument("--image-size", type=int, help="square input side (default: the "
+    data.add_argument("--image-size", type=positive_int, help="square input side (default: the "
                       "weights' training size, else 32 for CIFAR nets / 224 for ImageNet nets)")
     add_normalization_arguments(
         data, help="per-channel normalisation, when the weights do not record one")
     data.add_argument("--augment", default="cifar", choices=["cifar", "none"],
                       help="cifar: 4-pixel pad, random crop and flip (the paper's)")
-    data.add_argument("--limit", type=int, help="use a seeded subset of N images per split")
+    data.add_argument("--limit", type=positive_int, help="use a seeded subset of N images per split")
     data.add_argument("--cache-dir", help="cache the decoded images here (.npy)")
     train = parser.add_argument_group("training")
-    train.add_argument("--head-epochs", type=int, default=5)
-    train.add_argument("--finetune-epochs", type=int, default=0,
+    train.add_argument("--head-epochs", type=non_negative_int, default=5)
+    train.add_argument("--finetune-epochs", type=non_negative_int, default=0,
                        help="epochs with the last --unfreeze stages trainable (0: head only)")
-    train.add_argument("--unfreeze", type=int, default=1,
+    train.add_argument("--unfreeze", type=non_negative_int, default=1,
                        help="stages to unfreeze, counted from the last")
-    train.add_argument("--head-lr", type=float, default=1e-3, help="Adam learning rate")
-    train.add_argument("--finetune-lr", type=float, default=1e-4)
+    train.add_argument("--head-lr", type=positive_float, default=1e-3, help="Adam learning rate")
+    train.add_argument("--finetune-lr", type=positive_float, default=1e-4)
     train.add_argument("--bn", default="frozen", choices=["frozen", "affine"],
                        help="BN of unfrozen stages: frozen, or train gamma/beta (affine)")
-    train.add_argument("--batch-size", type=int, default=64)
+    train.add_argument("--batch-size", type=positive_int, default=64)
     train.add_argument("--dropout", type=float, default=0.0, help="dropout before the head")
     train.add_argument("--logits", action="store_true",
                        help="a classifier without softmax (outputs logits)")

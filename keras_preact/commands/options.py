@@ -1,4 +1,33 @@
-"""Flags shared by several subcommands (not a subcommand itself)."""
+"""Flags shared by several subcommands (not a subcommand itself), and the argparse types
+that refuse a number outside its range with exit code 2 and the flag's name."""
+
+import argparse
+
+
+def _number(kind, test, wording):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {wording}, got {text!r}") from None
+        if not test(value):
+            raise argparse.ArgumentTypeError(f"must be {wording}, got {text}")
+        return value
+
+    parse.__name__ = wording.replace(" ", "_")  # argparse names the type in its errors
+    return parse
+
+
+positive_int = _number(int, lambda v: v > 0, "a positive integer")
+non_negative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
+positive_float = _number(float, lambda v: v > 0, "a positive number")
+non_negative_float = _number(float, lambda v: v >= 0, "a number >= 0")
+_positive_epochs = _number(float, lambda v: v > 0, "a positive number or 'auto'")
+
+
+def epochs(text):
+    """--epochs: a positive number, or "auto"."""
+    return text if text == "auto" else _positive_epochs(text)
 
 
 def add_normalization_arguments(group, help=None):

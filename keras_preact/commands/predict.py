@@ -13,6 +13,7 @@ way the weights were trained. Exit status: 0 done, 1 weights unavailable or unkn
 import pathlib
 import sys
 
+from keras_preact.commands.options import positive_int
 from keras_preact.registry import WeightsError
 
 
@@ -25,7 +26,7 @@ def add_arguments(parser):
     parser.add_argument("--weights", default="cifar10",
                         help="registered tag, hf://owner/repo[@revision] or a published "
                         "folder (default: cifar10)")
-    parser.add_argument("--top", type=int, default=5, help="classes per image (default 5)")
+    parser.add_argument("--top", type=positive_int, default=5, help="classes per image (default 5)")
 
 
 def _report(predictions, labelled):

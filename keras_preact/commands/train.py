@@ -16,6 +16,9 @@ budget, 2 bad arguments, 3 diverged (non-finite loss), 130 interrupted.
 
 import sys
 
+from keras_preact.commands.options import (
+    epochs, non_negative_float, non_negative_int, positive_float, positive_int)
+
 
 def _floats(text):
     return tuple(float(v) for v in text.split(",") if v.strip())
@@ -64,14 +67,14 @@ def add_arguments(parser):
                       help="let tensorflow-datasets download and prepare the data")
     data.add_argument("--train-split", default="train")
     data.add_argument("--eval-split", help="held-out split (default test / validation)")
-    data.add_argument("--image-size", type=int, help="input side (default: the images' own "
+    data.add_argument("--image-size", type=positive_int, help="input side (default: the images' own "
                       "for CIFAR-size folders, 224 for ImageNet)")
     data.add_argument("--normalization", default="auto",
                       choices=["auto", "cifar10", "cifar100", "imagenet", "computed"],
                       help="per-channel mean/std (auto: the dataset's; folders of 10/100 "
                       "classes get CIFAR-10/100's)")
-    data.add_argument("--limit-train", type=int, help="use a seeded subset of N images")
-    data.add_argument("--limit-test", type=int, help="evaluate on a seeded subset of N")
+    data.add_argument("--limit-train", type=positive_int, help="use a seeded subset of N images")
+    data.add_argument("--limit-test", type=positive_int, help="evaluate on a seeded subset of N")
     data.add_argument("--cache-dir", help="cache decoded folders here as .npy")
     data.add_argument("--pipeline", default="auto", choices=["auto", "tf", "numpy"],
                       help="tf.data or numpy batches (auto: tf on TensorFlow, else numpy)")
@@ -81,26 +84,26 @@ def add_arguments(parser):
                         "/10 at 32k and 48k of 64k it at batch 128; fast: 30 epochs cosine, "
                         "linear warm-up, Nesterov, label smoothing 0.1, batch 512, bf16 "
                         "where native")
-    recipe.add_argument("--epochs", type=lambda v: v if v == "auto" else float(v),
+    recipe.add_argument("--epochs", type=epochs,
                         help="training length; 'auto' (with --time-budget and a cosine or "
                         "one-cycle schedule) fits the schedule to the budget")
-    recipe.add_argument("--batch-size", type=int, help="global batch (split over replicas)")
-    recipe.add_argument("--lr", type=float, help="peak rate at the reference batch")
-    recipe.add_argument("--reference-batch", type=int, help="batch that --lr refers to")
+    recipe.add_argument("--batch-size", type=positive_int, help="global batch (split over replicas)")
+    recipe.add_argument("--lr", type=positive_float, help="peak rate at the reference batch")
+    recipe.add_argument("--reference-batch", type=positive_int, help="batch that --lr refers to")
     recipe.add_argument("--lr-scaling", choices=["linear", "none"])
-    recipe.add_argument("--momentum", type=float)
+    recipe.add_argument("--momentum", type=non_negative_float)
     recipe.add_argument("--nesterov", action="store_true", default=None)
     recipe.add_argument("--no-nesterov", dest="nesterov", action="store_false")
-    recipe.add_argument("--weight-decay", type=float,
+    recipe.add_argument("--weight-decay", type=non_negative_float,
                         help="coupled L2 (kernel_regularizer L2(wd/2)); 0 disables")
     recipe.add_argument("--schedule", choices=["step", "cosine", "onecycle", "constant"])
     recipe.add_argument("--milestones", type=_floats, help="epochs of the step drops, e.g. 82,123")
     recipe.add_argument("--lr-factor", dest="factor", type=float, help="step multiplier (0.1)")
-    recipe.add_argument("--warmup-epochs", type=float)
-    recipe.add_argument("--warmup-lr", type=float)
+    recipe.add_argument("--warmup-epochs", type=non_negative_float)
+    recipe.add_argument("--warmup-lr", type=non_negative_float)
     recipe.add_argument("--warmup", choices=["constant", "linear"])
-    recipe.add_argument("--final-lr", type=float)
-    recipe.add_argument("--label-smoothing", type=float)
+    recipe.add_argument("--final-lr", type=non_negative_float)
+    recipe.add_argument("--label-smoothing", type=non_negative_float)
     recipe.add_argument("--mixed-precision", choices=["off", "bf16", "fp16", "auto"])
     run_group = parser.add_argument_group("run")
     run_group.add_argument("--output", default="runs/train", help="output folder")
@@ -113,9 +116,9 @@ def add_arguments(parser):
                            "TF_CONFIG, refused on Keras <= 3.15")
     run_group.add_argument("--coordinator", metavar="HOST:PORT",
                            help="multihost: process 0's address, the same on every host")
-    run_group.add_argument("--num-processes", type=int,
+    run_group.add_argument("--num-processes", type=positive_int,
                            help="multihost: how many processes (hosts) take part")
-    run_group.add_argument("--process-id", type=int,
+    run_group.add_argument("--process-id", type=non_negative_int,
                            help="multihost: this process's rank, 0 .. N-1 (0 writes)")
     run_group.add_argument("--devices", type=lambda s: [d for d in s.split(",") if d],
                            help="comma-separated devices for mirrored, e.g. GPU:0,GPU:1")
@@ -123,13 +126,13 @@ def add_arguments(parser):
                            help="synchronized BN across replicas (TensorFlow only)")
     run_group.add_argument("--resume", action="store_true",
                            help="continue the checkpoint in --output (same flags)")
-    run_group.add_argument("--time-budget", type=float, metavar="SECONDS",
+    run_group.add_argument("--time-budget", type=positive_float, metavar="SECONDS",
                            help="stop after the last whole epoch that fits")
-    run_group.add_argument("--steps-per-epoch", type=int, help="cap steps per epoch (dry runs)")
-    run_group.add_argument("--steps-per-execution", type=int, default=1)
-    run_group.add_argument("--eval-every", type=int, default=1,
+    run_group.add_argument("--steps-per-epoch", type=positive_int, help="cap steps per epoch (dry runs)")
+    run_group.add_argument("--steps-per-execution", type=positive_int, default=1)
+    run_group.add_argument("--eval-every", type=non_negative_int, default=1,
                            help="validate every N epochs (0: only at the end)")
-    run_group.add_argument("--workers", type=int, help="numpy pipeline threads")
+    run_group.add_argument("--workers", type=positive_int, help="numpy pipeline threads")
     run_group.add_argument("--verbose", default="auto", type=lambda v: v if v == "auto" else int(v),
                            help="Keras verbosity: auto, 0, 1 (bar) or 2 (line per epoch)")
     run_group.add_argument("--no-tensorboard", dest="tensorboard", action="store_false")
