@@ -165,6 +165,7 @@ class ArraySplit:
         labels: int32 array (N,).
         class_names: class names; index = label.
         skipped: number of files that could not be decoded and were left out.
+        skipped_files: their paths (as decoded; a cache keeps them).
         source: where the data came from (for logs and summaries).
     """
 
@@ -173,6 +174,7 @@ class ArraySplit:
     class_names: tuple
     skipped: int = 0
     source: str = ""
+    skipped_files: tuple = ()
 
     def __len__(self):
         return len(self.labels)
@@ -267,14 +269,14 @@ def decode_listing(listing, image_size=None, workers=None, desc="decoding"):
         ValueError: images of different sizes and no `image_size`; or nothing decodable.
     """
     workers = workers or os.cpu_count() or 1
-    images, labels, skipped, shape = [], [], 0, None
+    images, labels, skipped, shape = [], [], [], None
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         decoded = pool.map(lambda p: decode_image(p, image_size), listing.paths,
                            chunksize=64)
         for path, label, image in zip(listing.paths, listing.labels,
                                       _progress(decoded, len(listing), desc)):
             if image is None:
-                skipped += 1
+                skipped.append(str(path))
                 continue
             if shape is None:
                 shape = image.shape
@@ -286,8 +288,19 @@ def decode_listing(listing, image_size=None, workers=None, desc="decoding"):
             labels.append(label)
     if not images:
         raise ValueError(f"None of the {len(listing)} images could be decoded.")
+    report_skipped(skipped, desc)
     return ArraySplit(np.stack(images), np.asarray(labels, np.int32), listing.class_names,
-                      skipped)
+                      len(skipped), skipped_files=tuple(skipped))
+
+
+def report_skipped(paths, where, shown=5):
+    """Tells the console (stderr) which files could not be decoded and were left out."""
+    if not paths:
+        return
+    names = ", ".join(paths[:shown]) + (f" and {len(paths) - shown} more"
+                                        if len(paths) > shown else "")
+    print(f"Warning: skipped {len(paths)} unreadable file(s) while {where}: {names}",
+          file=sys.stderr, flush=True)
 
 
 def _cache_key(listing, image_size):
@@ -323,8 +336,11 @@ def load_folder_arrays(root, split, *, image_size=None, class_names=None, limit=
         meta_path = stem.with_suffix(".json")
         if meta_path.exists():
             meta = json.loads(meta_path.read_text())
+            skipped_files = tuple(meta.get("skipped_files", ()))
+            report_skipped(list(skipped_files), f"decoding {split} (cached)")
             return ArraySplit(np.load(f"{stem}.images.npy"), np.load(f"{stem}.labels.npy"),
-                              tuple(meta["class_names"]), meta["skipped"], source)
+                              tuple(meta["class_names"]), meta["skipped"], source,
+                              skipped_files)
     arrays = decode_listing(listing, image_size, workers, desc=f"decoding {split}")
     arrays.source = source
     if cache_dir is not None:
@@ -332,7 +348,8 @@ def load_folder_arrays(root, split, *, image_size=None, class_names=None, limit=
         np.save(f"{stem}.images.npy", arrays.images)
         np.save(f"{stem}.labels.npy", arrays.labels)
         meta_path.write_text(json.dumps({"class_names": list(arrays.class_names),
-                                         "skipped": arrays.skipped, "source": source}))
+                                         "skipped": arrays.skipped, "source": source,
+                                         "skipped_files": list(arrays.skipped_files)}))
     return arrays
 
 

@@ -291,6 +291,11 @@ def train(config, *, extra_callbacks=()):
         raise ValueError(f"The global batch {recipe.batch_size} does not split evenly over "
                          f"{dist.num_replicas} replicas.")
     train_split, test_split, eval_split, image_size, normalization = _load_data(config, family)
+    if len(train_split) < recipe.batch_size:
+        raise ValueError(
+            f"{len(train_split)} training images ({train_split.source}) are fewer than one "
+            f"batch of {recipe.batch_size}: pass a smaller --batch-size (the learning rate "
+            "scales with it from --reference-batch) or more images.")
     steps_full = len(train_split) // recipe.batch_size
     steps_per_epoch = min(steps_full, config.steps_per_epoch or steps_full)
     epochs = recipe.fit_epochs(len(train_split), steps_per_epoch)

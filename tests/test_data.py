@@ -33,10 +33,14 @@ def test_listing_errors_name_the_problem(folder):
         data.list_image_folder(folder, "train", class_names=("cat", "dog"))
 
 
-def test_unreadable_files_are_skipped_and_counted(folder):
+def test_unreadable_files_are_skipped_counted_and_named(folder, capsys):
     train = data.load_split(str(folder), "train")
     assert isinstance(train, data.ArraySplit)
     assert train.skipped == 1
+    broken = str(folder / "train" / "cat" / "broken.jpg")
+    assert train.skipped_files == (broken,)
+    assert f"skipped 1 unreadable file(s) while decoding train: {broken}" in \
+        capsys.readouterr().err
     assert len(train) == 24 and train.images.shape == (24, 32, 32, 3)
     assert train.images.dtype == np.uint8 and train.labels.dtype == np.int32
     assert np.bincount(train.labels).tolist() == [8, 8, 8]
@@ -53,6 +57,7 @@ def test_cache_round_trip(folder, tmp_path):
     np.testing.assert_array_equal(first.images, second.images)
     np.testing.assert_array_equal(first.labels, second.labels)
     assert second.skipped == 1 and second.class_names == CLASSES
+    assert second.skipped_files == first.skipped_files and len(first.skipped_files) == 1
 
 
 def test_mixed_sizes_need_image_size(tmp_path):

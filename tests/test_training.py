@@ -231,3 +231,40 @@ def test_auto_epochs_need_a_budget_and_a_smooth_schedule(folder, tmp_path):
     with pytest.raises(ValueError, match="no step schedule"):
         training.train(training.TrainConfig(output=str(tmp_path), depth=8, data=str(folder),
                                             overrides={"epochs": "auto"}, time_budget=60))
+
+
+def test_data_smaller_than_one_batch_is_a_clear_error(folder, tmp_path):
+    # 24 readable training images; the default run died with ZeroDivisionError.
+    for overrides, limit in (({"batch_size": 1000}, None), ({"batch_size": 8}, 5)):
+        config = training.TrainConfig(output=str(tmp_path / str(limit)), depth=8,
+                                      data=str(folder), overrides=overrides,
+                                      limit_train=limit, verbose=0)
+        with pytest.raises(ValueError, match="fewer than one batch.*smaller --batch-size"):
+            training.train(config)
+
+
+@pytest.mark.parametrize("flags", [
+    ["--limit-train", "-5"], ["--limit-test", "0"], ["--steps-per-epoch", "0"],
+    ["--time-budget", "-5"], ["--eval-every", "-1"], ["--batch-size", "0"],
+    ["--epochs", "0"], ["--epochs", "many"], ["--lr", "-0.1"], ["--workers", "0"]])
+def test_train_refuses_numbers_out_of_range(flags, capsys):
+    from keras_preact.commands import train as train_command
+
+    parser = argparse.ArgumentParser(prog="train")
+    train_command.add_arguments(parser)
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args(["--depth", "8", *flags])
+    assert exit_.value.code == 2
+    assert f"argument {flags[0]}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags", [["--limit", "-3"], ["--batch-size", "0"],
+                                   ["--image-size", "-32"]])
+def test_evaluate_refuses_numbers_out_of_range(flags, capsys):
+    parser = argparse.ArgumentParser(prog="evaluate")
+    evaluate_command.add_arguments(parser)
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args(["--weights", "w.weights.h5", *flags])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flags[0]}" in err and "must be a positive integer" in err
