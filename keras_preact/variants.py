@@ -3,7 +3,10 @@ Residual Networks" (ECCV 2016, arXiv:1603.05027).
 
 Their string values are stable: they appear in configs, CLI flags and weight names.
 Every enum parses its own values (and a few documented aliases) through `parse`, which
-raises a `ValueError` listing what is allowed.
+raises a `ValueError` listing what is allowed. A letter alias means the paper's figure
+letter (placements: Fig. 4a-e) or does not exist; words that would name more than one
+variant (e.g. "preact": Fig. 4d and 4e are both pre-activations) are refused with the
+choices they could mean.
 """
 
 import enum
@@ -14,6 +17,11 @@ class _Variant(enum.Enum):
 
     @classmethod
     def _aliases(cls):
+        return {}
+
+    @classmethod
+    def _ambiguous(cls):
+        """Words refused because they could mean several members: word -> explanation."""
         return {}
 
     @classmethod
@@ -32,6 +40,10 @@ class _Variant(enum.Enum):
                     return member
             if key in cls._aliases():
                 return cls(cls._aliases()[key])
+            if key in cls._ambiguous():
+                allowed = ", ".join(repr(m.value) for m in cls)
+                raise ValueError(f"Ambiguous {cls.__name__} {value!r}: "
+                                 f"{cls._ambiguous()[key]} Allowed values: {allowed}.")
         allowed = ", ".join(repr(m.value) for m in cls)
         raise ValueError(
             f"Unknown {cls.__name__} {value!r}. Allowed values: {allowed}."
@@ -61,8 +73,13 @@ class Placement(_Variant):
     @classmethod
     def _aliases(cls):
         return {"a": "original", "b": "bn_after_add", "c": "relu_before_add",
-                "d": "relu_preact", "e": "full_preact", "preact": "full_preact",
-                "post_activation": "original", "pre_activation": "full_preact"}
+                "d": "relu_preact", "e": "full_preact", "post_activation": "original"}
+
+    @classmethod
+    def _ambiguous(cls):
+        both = ("Fig. 4(d) 'relu_preact' (ReLU-only) and Fig. 4(e) 'full_preact' (BN and "
+                "ReLU) are both pre-activations; name one.")
+        return {"preact": both, "pre_activation": both}
 
     @property
     def is_preact(self):
@@ -92,7 +109,14 @@ class Shortcut(_Variant):
     def _aliases(cls):
         return {"scaling": "constant_scaling", "gating": "exclusive_gating",
                 "shortcut_gating": "shortcut_only_gating", "conv": "conv1x1",
-                "1x1": "conv1x1", "c": "conv1x1"}
+                "1x1": "conv1x1"}
+
+    @classmethod
+    def _ambiguous(cls):
+        letters = ("letters are not shortcut names (Fig. 2: a identity, b constant_scaling, "
+                   "c exclusive_gating, d shortcut_only_gating, e conv1x1, f dropout; 'c' "
+                   "once meant conv1x1, He et al. 2015's option C).")
+        return {letter: letters for letter in "abcdef"}
 
 
 class Block(_Variant):
