@@ -42,11 +42,28 @@ def test_own_images_and_top(local_weights, tmp_path, capsys):
     assert len(re.findall(r"^    [12]\. ", out, re.MULTILINE)) == 2
 
 
+def _status(argv):
+    try:
+        return cli.main(argv)
+    except SystemExit as exit_:  # argparse refusals
+        return exit_.code
+
+
 @pytest.mark.parametrize("argv, status, complaint", [
     (["predict", "preact_resnet8_basic", "missing.jpg"], 2, "No such image file"),
-    (["predict", "preact_resnet8_basic", "--top", "0"], 2, "--top must be at least 1"),
-    (["predict", "preact_resnet8_basic", "--weights", "imagenet"], 1, "Unknown weights 'imagenet'"),
+    (["predict", "preact_resnet8_basic", "--top", "0"], 2,
+     "argument --top: must be a positive integer"),
+    (["predict", "preact_resnet8_basic", "--weights", "imagenet"], 2,
+     "Unknown weights 'imagenet'"),
 ])
 def test_errors_say_what_to_do(local_weights, capsys, argv, status, complaint):
-    assert cli.main(argv) == status
+    assert _status(argv) == status
     assert complaint in capsys.readouterr().err
+
+
+def test_a_file_that_fails_its_checksum_exits_3(local_weights, hub_env, capsys):
+    path = hub_env.weights_dir / local_weights.name / local_weights.filename
+    path.write_bytes(path.read_bytes() + b"tampered")
+    assert _status(["predict", "preact_resnet8_basic"]) == 3
+    err = capsys.readouterr().err
+    assert "Checksum mismatch" in err and "git checkout --" in err and "NOT loaded" in err

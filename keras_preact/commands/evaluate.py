@@ -12,9 +12,8 @@ input size and normalisation come from the model.json beside them.
 """
 
 import json
-import sys
 
-from keras_preact.commands.options import positive_int
+from keras_preact.commands.options import input_error, positive_int
 from keras_preact.commands.train import _add_model_arguments, model_options
 
 
@@ -25,18 +24,22 @@ def add_arguments(parser):
     parser.add_argument("--data", default="cifar10", help="cifar10, cifar100, imagenet2012 "
                         "(tensorflow-datasets) or a folder split/class/*.jpg")
     parser.add_argument("--data-dir", help="tensorflow-datasets data directory")
-    parser.add_argument("--download", action="store_true")
+    parser.add_argument("--download", action="store_true",
+                        help="let tensorflow-datasets download and prepare the data")
     parser.add_argument("--split", help="split to evaluate (default test / validation)")
-    parser.add_argument("--batch-size", type=positive_int, default=256)
+    parser.add_argument("--batch-size", type=positive_int, default=256,
+                        help="images per batch (default 256)")
     parser.add_argument("--image-size", type=positive_int, help="input side (ImageNet: 224 or 320)")
     parser.add_argument("--crop-fraction", type=float,
                         help="ImageNet-size images: centre crop / shorter side after "
                         "resizing (default 0.875; the paper's protocol is --image-size 320 "
                         "--crop-fraction 1)")
     parser.add_argument("--normalization", default="auto",
-                        choices=["auto", "cifar10", "cifar100", "imagenet"])
+                        choices=["auto", "cifar10", "cifar100", "imagenet"],
+                        help="per-channel mean/std (auto: the weights' own)")
     parser.add_argument("--limit", type=positive_int, help="evaluate a seeded subset of N images")
-    parser.add_argument("--pipeline", default="auto", choices=["auto", "tf", "numpy"])
+    parser.add_argument("--pipeline", default="auto", choices=["auto", "tf", "numpy"],
+                        help="tf.data or numpy batches (auto: tf on TensorFlow)")
     parser.add_argument("--output", help="JSON file to write (default: print only)")
 
 
@@ -55,8 +58,7 @@ def run(args):
             data_dir=args.data_dir, download=args.download, limit=args.limit,
             pipeline=args.pipeline, crop_fraction=args.crop_fraction)
     except (ValueError, FileNotFoundError) as error:
-        print(f"keras-preact evaluate: error: {error}", file=sys.stderr)
-        return 2
+        return input_error("evaluate", error)
     result["command"] = reporting.command_line()
     result["hardware"] = reporting.hardware_info()
     top5 = next((k for k in result if k.startswith("top") and k.endswith("_error")

@@ -26,7 +26,7 @@ import sys
 import time
 
 from keras_preact.commands.options import (
-    add_normalization_arguments, explicit_normalization, positive_int)
+    add_normalization_arguments, explicit_normalization, input_error, positive_int)
 
 
 def add_arguments(parser):
@@ -58,11 +58,14 @@ def add_arguments(parser):
     images = parser.add_argument_group("images")
     images.add_argument("--representative-data", help="folder of images (any layout) for "
                         "int8 calibration")
-    images.add_argument("--representative-count", type=positive_int, default=200)
+    images.add_argument("--representative-count", type=positive_int, default=200,
+                        help="int8: calibration images drawn (default 200)")
     images.add_argument("--verify-data", help="folder of images to compare outputs on")
-    images.add_argument("--verify-count", type=positive_int, default=16)
-    images.add_argument("--no-verify", dest="verify", action="store_false")
-    images.add_argument("--seed", type=int, default=0)
+    images.add_argument("--verify-count", type=positive_int, default=16,
+                        help="images checked against Keras (default 16)")
+    images.add_argument("--no-verify", dest="verify", action="store_false",
+                        help="skip the numerical check against Keras")
+    images.add_argument("--seed", type=int, default=0, help="seed of the image draws (default 0)")
     parser.add_argument("--summary", help="also write the JSON summary to this file")
 
 
@@ -157,8 +160,7 @@ def run(args):
         else:
             export.export_saved_model(model, args.output, **options)
     except (ValueError, FileNotFoundError) as error:
-        print(f"keras-preact export: error: {error}", file=sys.stderr)
-        return 2
+        return input_error("export", error)
     summary = {
         "output": os.path.abspath(args.output),
         "format": "tflite" if tflite else "saved_model",

@@ -21,8 +21,8 @@ import json
 import sys
 
 from keras_preact.commands.options import (
-    add_normalization_arguments, explicit_normalization, non_negative_int, positive_float,
-    positive_int)
+    add_normalization_arguments, explicit_normalization, input_error, non_negative_int,
+    positive_float, positive_int)
 
 
 def add_arguments(parser):
@@ -33,7 +33,7 @@ def add_arguments(parser):
                        "(default: random init)")
     data = parser.add_argument_group("data")
     data.add_argument("--data", required=True, help="folder laid out split/class/*.jpg")
-    data.add_argument("--train-split", default="train")
+    data.add_argument("--train-split", default="train", help="split to train on (default train)")
     data.add_argument("--val-split", default="auto",
                       help="validation subfolder; 'auto' (val, validation or test) or 'none'")
     data.add_argument("--image-size", type=positive_int, help="square input side (default: the "
@@ -42,23 +42,27 @@ def add_arguments(parser):
         data, help="per-channel normalisation, when the weights do not record one")
     data.add_argument("--augment", default="cifar", choices=["cifar", "none"],
                       help="cifar: 4-pixel pad, random crop and flip (the paper's)")
-    data.add_argument("--limit", type=positive_int, help="use a seeded subset of N images per split")
+    data.add_argument("--limit", type=positive_int,
+                      help="use a seeded subset of N images per split")
     data.add_argument("--cache-dir", help="cache the decoded images here (.npy)")
     train = parser.add_argument_group("training")
-    train.add_argument("--head-epochs", type=non_negative_int, default=5)
+    train.add_argument("--head-epochs", type=non_negative_int, default=5,
+                       help="epochs of the new head alone (default 5)")
     train.add_argument("--finetune-epochs", type=non_negative_int, default=0,
                        help="epochs with the last --unfreeze stages trainable (0: head only)")
     train.add_argument("--unfreeze", type=non_negative_int, default=1,
                        help="stages to unfreeze, counted from the last")
     train.add_argument("--head-lr", type=positive_float, default=1e-3, help="Adam learning rate")
-    train.add_argument("--finetune-lr", type=positive_float, default=1e-4)
+    train.add_argument("--finetune-lr", type=positive_float, default=1e-4,
+                       help="Adam learning rate of the unfrozen stages")
     train.add_argument("--bn", default="frozen", choices=["frozen", "affine"],
                        help="BN of unfrozen stages: frozen, or train gamma/beta (affine)")
-    train.add_argument("--batch-size", type=positive_int, default=64)
+    train.add_argument("--batch-size", type=positive_int, default=64,
+                       help="images per batch (default 64)")
     train.add_argument("--dropout", type=float, default=0.0, help="dropout before the head")
     train.add_argument("--logits", action="store_true",
                        help="a classifier without softmax (outputs logits)")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     train.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1,
                        help="fit progress: 0 silent, 1 progress bar, 2 one line per epoch")
     parser.add_argument("--output", help="folder for model.keras, history.json, summary.json")
@@ -83,7 +87,6 @@ def run(args):
                 finetune_learning_rate=args.finetune_lr, batch_size=args.batch_size,
                 augment=args.augment, bn=args.bn, verbose=args.verbose)
     except (ValueError, FileNotFoundError) as error:
-        print(f"keras-preact finetune: error: {error}", file=sys.stderr)
-        return 2
+        return input_error("finetune", error)
     print(json.dumps(result.summary, indent=1))
     return 0

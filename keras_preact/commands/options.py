@@ -1,7 +1,18 @@
-"""Flags shared by several subcommands (not a subcommand itself), and the argparse types
-that refuse a number outside its range with exit code 2 and the flag's name."""
+"""Flags shared by several subcommands (not a subcommand itself), the argparse types that
+refuse a number outside its range with exit code 2 and the flag's name, and the one rule
+for errors: `keras-preact <command>: error: ...` on stderr, exit 2 for bad input, 3 when a
+check fails (a weights file whose sha256 does not match)."""
 
 import argparse
+import sys
+
+
+def input_error(command, error):
+    """Prints `error` with the command's prefix; returns the exit status (2 or 3)."""
+    from keras_preact.registry import ChecksumError
+
+    print(f"keras-preact {command}: error: {error}", file=sys.stderr)
+    return 3 if isinstance(error, ChecksumError) else 2
 
 
 def _number(kind, test, wording):
@@ -33,10 +44,12 @@ def epochs(text):
 def add_normalization_arguments(group, help=None):
     """Adds --normalization, --mean and --std (per-channel, 0-255 scale) to `group`."""
     group.add_argument("--normalization", choices=["cifar10", "cifar100", "imagenet"],
-                       help=help)
+                       help=help or "a preset per-channel mean/std (default: the one the "
+                       "weights were trained with)")
     group.add_argument("--mean", type=float, nargs=3, metavar=("R", "G", "B"),
                        help="per-channel mean on the 0-255 scale (with --std)")
-    group.add_argument("--std", type=float, nargs=3, metavar=("R", "G", "B"))
+    group.add_argument("--std", type=float, nargs=3, metavar=("R", "G", "B"),
+                       help="per-channel standard deviation on the 0-255 scale (with --mean)")
 
 
 def explicit_normalization(args):

@@ -6,15 +6,14 @@ classes of each; without files, the sample images that ship with the package.
     keras-preact predict preact_resnet20 --weights hf://owner/repo@<commit> photo.jpg
 
 Images are decoded with Pillow, resized to the weights' input size and normalised the
-way the weights were trained. Exit status: 0 done, 1 weights unavailable or unknown,
-2 bad arguments or unreadable images.
+way the weights were trained. Exit status (as every command): 0 done, 2 bad input
+(arguments, unknown or unavailable weights, unreadable images), 3 verification failure (a
+weights file whose sha256 does not match).
 """
 
 import pathlib
-import sys
 
-from keras_preact.commands.options import positive_int
-from keras_preact.registry import WeightsError
+from keras_preact.commands.options import input_error, positive_int
 
 
 def add_arguments(parser):
@@ -26,7 +25,8 @@ def add_arguments(parser):
     parser.add_argument("--weights", default="cifar10",
                         help="registered tag, hf://owner/repo[@revision] or a published "
                         "folder (default: cifar10)")
-    parser.add_argument("--top", type=positive_int, default=5, help="classes per image (default 5)")
+    parser.add_argument("--top", type=positive_int, default=5,
+                        help="classes per image (default 5)")
 
 
 def _report(predictions, labelled):
@@ -43,9 +43,6 @@ def run(args):
     """Classifies and prints; returns the exit status."""
     from keras_preact import prediction, samples
 
-    if args.top < 1:
-        print("keras-preact predict: error: --top must be at least 1.", file=sys.stderr)
-        return 2
     try:
         model, entry = prediction.load_classifier(args.model, args.weights)
         if args.images:
@@ -54,12 +51,8 @@ def run(args):
             paths = [str(p) for p in samples.sample_images(samples.entry_dataset(entry))]
             labelled = {p: samples.sample_label(p) for p in paths}
         results = prediction.classify(model, entry, paths, top=args.top)
-    except WeightsError as error:
-        print(f"keras-preact predict: error: {error}", file=sys.stderr)
-        return 1
-    except (ValueError, FileNotFoundError) as error:
-        print(f"keras-preact predict: error: {error}", file=sys.stderr)
-        return 2
+    except (ValueError, FileNotFoundError) as error:  # WeightsError is a ValueError
+        return input_error("predict", error)
     source = "bundled sample images" if labelled else "images"
     print(f"{entry.name} ({entry.num_params:,} parameters) on {len(results)} {source}:")
     _report(results, labelled)

@@ -13,8 +13,10 @@ def add_arguments(parser):
     parser.add_argument("model", nargs="?", help="a name from list_models(), e.g. "
                         "preact_resnet164; omit it to use --depth and the variant flags")
     parser.add_argument("--depth", type=int, help="number of weight layers (with --family)")
-    parser.add_argument("--family", default="cifar", choices=["cifar", "imagenet"])
-    parser.add_argument("--block", choices=["basic", "bottleneck"])
+    parser.add_argument("--family", default="cifar", choices=["cifar", "imagenet"],
+                        help="network family (default cifar)")
+    parser.add_argument("--block", choices=["basic", "bottleneck"],
+                        help="basic or bottleneck units")
     parser.add_argument("--placement", default="full_preact",
                         help="activation order of Fig. 4 (default: full_preact)")
     parser.add_argument("--shortcut", default="identity", help="shortcut of Fig. 2")

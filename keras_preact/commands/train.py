@@ -14,10 +14,8 @@ curves.png and (TensorFlow) tensorboard/. Exit status: 0 done or stopped by the 
 budget, 2 bad arguments, 3 diverged (non-finite loss), 130 interrupted.
 """
 
-import sys
-
 from keras_preact.commands.options import (
-    epochs, non_negative_float, non_negative_int, positive_float, positive_int)
+    epochs, input_error, non_negative_float, non_negative_int, positive_float, positive_int)
 
 
 def _floats(text):
@@ -31,7 +29,8 @@ def _add_model_arguments(parser):
     group.add_argument("--depth", type=int, help="number of weight layers, e.g. 110, 164")
     group.add_argument("--family", choices=["cifar", "imagenet"],
                        help="with --depth: CIFAR (default) or ImageNet layout")
-    group.add_argument("--block", choices=["basic", "bottleneck"])
+    group.add_argument("--block", choices=["basic", "bottleneck"],
+                       help="basic (3x3, 3x3) or bottleneck (1x1, 3x3, 1x1) units")
     group.add_argument("--placement", help="activation order of Fig. 4: original, "
                        "bn_after_add, relu_before_add, relu_preact, full_preact")
     group.add_argument("--shortcut", help="shortcut of Fig. 2: identity, constant_scaling, "
@@ -65,9 +64,10 @@ def add_arguments(parser):
     data.add_argument("--data-dir", help="tensorflow-datasets data directory")
     data.add_argument("--download", action="store_true",
                       help="let tensorflow-datasets download and prepare the data")
-    data.add_argument("--train-split", default="train")
+    data.add_argument("--train-split", default="train", help="split to train on (default train)")
     data.add_argument("--eval-split", help="held-out split (default test / validation)")
-    data.add_argument("--image-size", type=positive_int, help="input side (default: the images' own "
+    data.add_argument("--image-size", type=positive_int,
+                      help="input side (default: the images' own "
                       "for CIFAR-size folders, 224 for ImageNet)")
     data.add_argument("--normalization", default="auto",
                       choices=["auto", "cifar10", "cifar100", "imagenet", "computed"],
@@ -87,27 +87,37 @@ def add_arguments(parser):
     recipe.add_argument("--epochs", type=epochs,
                         help="training length; 'auto' (with --time-budget and a cosine or "
                         "one-cycle schedule) fits the schedule to the budget")
-    recipe.add_argument("--batch-size", type=positive_int, help="global batch (split over replicas)")
+    recipe.add_argument("--batch-size", type=positive_int,
+                        help="global batch (split over replicas)")
     recipe.add_argument("--lr", type=positive_float, help="peak rate at the reference batch")
     recipe.add_argument("--reference-batch", type=positive_int, help="batch that --lr refers to")
-    recipe.add_argument("--lr-scaling", choices=["linear", "none"])
-    recipe.add_argument("--momentum", type=non_negative_float)
-    recipe.add_argument("--nesterov", action="store_true", default=None)
-    recipe.add_argument("--no-nesterov", dest="nesterov", action="store_false")
+    recipe.add_argument("--lr-scaling", choices=["linear", "none"],
+                        help="scale --lr with the batch (linear) or not")
+    recipe.add_argument("--momentum", type=non_negative_float, help="SGD momentum (0.9)")
+    recipe.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum")
+    recipe.add_argument("--no-nesterov", dest="nesterov", action="store_false",
+                        help="plain momentum")
     recipe.add_argument("--weight-decay", type=non_negative_float,
                         help="coupled L2 (kernel_regularizer L2(wd/2)); 0 disables")
-    recipe.add_argument("--schedule", choices=["step", "cosine", "onecycle", "constant"])
+    recipe.add_argument("--schedule", choices=["step", "cosine", "onecycle", "constant"],
+                        help="learning-rate schedule")
     recipe.add_argument("--milestones", type=_floats, help="epochs of the step drops, e.g. 82,123")
     recipe.add_argument("--lr-factor", dest="factor", type=float, help="step multiplier (0.1)")
-    recipe.add_argument("--warmup-epochs", type=non_negative_float)
-    recipe.add_argument("--warmup-lr", type=non_negative_float)
-    recipe.add_argument("--warmup", choices=["constant", "linear"])
-    recipe.add_argument("--final-lr", type=non_negative_float)
-    recipe.add_argument("--label-smoothing", type=non_negative_float)
-    recipe.add_argument("--mixed-precision", choices=["off", "bf16", "fp16", "auto"])
+    recipe.add_argument("--warmup-epochs", type=non_negative_float, help="epochs of warm-up")
+    recipe.add_argument("--warmup-lr", type=non_negative_float,
+                        help="learning rate warm-up starts at")
+    recipe.add_argument("--warmup", choices=["constant", "linear"],
+                        help="constant or linearly rising warm-up")
+    recipe.add_argument("--final-lr", type=non_negative_float,
+                        help="learning rate at the end (cosine, one-cycle)")
+    recipe.add_argument("--label-smoothing", type=non_negative_float,
+                        help="label smoothing (0 disables)")
+    recipe.add_argument("--mixed-precision", choices=["off", "bf16", "fp16", "auto"],
+                        help="off (float32), bf16, fp16, or auto: bf16 where native")
     run_group = parser.add_argument_group("run")
     run_group.add_argument("--output", default="runs/train", help="output folder")
-    run_group.add_argument("--seed", type=int, default=0)
+    run_group.add_argument("--seed", type=int, default=0,
+                           help="seed of init, data order and augmentation (default 0)")
     run_group.add_argument("--strategy", default="default",
                            choices=["default", "mirrored", "multiworker", "multihost"],
                            help="mirrored: all local GPUs (TF MirroredStrategy; JAX "
@@ -128,14 +138,18 @@ def add_arguments(parser):
                            help="continue the checkpoint in --output (same flags)")
     run_group.add_argument("--time-budget", type=positive_float, metavar="SECONDS",
                            help="stop after the last whole epoch that fits")
-    run_group.add_argument("--steps-per-epoch", type=positive_int, help="cap steps per epoch (dry runs)")
-    run_group.add_argument("--steps-per-execution", type=positive_int, default=1)
+    run_group.add_argument("--steps-per-epoch", type=positive_int,
+                           help="cap steps per epoch (dry runs)")
+    run_group.add_argument("--steps-per-execution", type=positive_int, default=1,
+                           help="training steps per compiled call (default 1)")
     run_group.add_argument("--eval-every", type=non_negative_int, default=1,
                            help="validate every N epochs (0: only at the end)")
     run_group.add_argument("--workers", type=positive_int, help="numpy pipeline threads")
     run_group.add_argument("--verbose", default="auto", type=lambda v: v if v == "auto" else int(v),
                            help="Keras verbosity: auto, 0, 1 (bar) or 2 (line per epoch)")
-    run_group.add_argument("--no-tensorboard", dest="tensorboard", action="store_false")
+    run_group.add_argument("--no-tensorboard", dest="tensorboard", action="store_false",
+                           help="do not write TensorBoard logs (history.csv/json and "
+                           "curves.png are written anyway)")
 
 
 RECIPE_FLAGS = ("epochs", "batch_size", "lr", "reference_batch", "lr_scaling", "momentum",
@@ -173,6 +187,5 @@ def run(args):
     try:
         summary = training.train(config_from_args(args))
     except (ValueError, FileNotFoundError) as error:
-        print(f"keras-preact train: error: {error}", file=sys.stderr)
-        return 2
+        return input_error("train", error)
     return {"completed": 0, "time_budget": 0, "nan": 3, "interrupted": 130}[summary["status"]]
