@@ -235,8 +235,9 @@ def export_tflite(model, path, *, quantization="none", representative_images=Non
     if str(path).endswith(os.sep) or not str(path).endswith(".tflite"):
         raise ValueError(f"The TFLite file name must end in .tflite, got {str(path)!r}.")
     if quantization == "int8" and representative_images is None:
-        raise ValueError("int8 quantization calibrates on representative_images (about "
-                         "100-500 raw training images).")
+        raise ValueError("int8 quantization calibrates on about 100-500 raw training "
+                         "images: pass --representative-data FOLDER (keras-preact export) "
+                         "or representative_images= (export_tflite).")
     if integer_io and quantization != "int8":
         raise ValueError("integer_io applies to quantization='int8' only.")
     shape = _input_shape(model, kwargs.get("input_size"))

@@ -96,8 +96,9 @@ def verify_sha256(path, expected, *, source):
         raise ChecksumError(
             f"Checksum mismatch for {source}: {path} has sha256 {actual}, expected "
             f"{expected}. The file is corrupted or was tampered with and was NOT loaded. "
-            "Delete it and download it again (e.g. `hf download ... --force-download`), "
-            "or check the local copy you pointed to."
+            "Replace it: a Hub download with `hf download ... --force-download`, a "
+            "checkout's weights/<name>/ copy with `git checkout -- <that file>`, a file "
+            "you pointed to by copying it again."
         )
 
 

@@ -257,7 +257,6 @@ def train(config, *, extra_callbacks=()):
     """
     start = time.monotonic()
     output = pathlib.Path(config.output)
-    output.mkdir(parents=True, exist_ok=True)
     checkpoint = Checkpoint(output)
     state = checkpoint.read_state()
     if state and not config.resume:
@@ -310,6 +309,7 @@ def train(config, *, extra_callbacks=()):
     policy = _mixed_precision(recipe.mixed_precision)
     previous_policy = keras.config.dtype_policy()
     seed_everything(config.seed)
+    output.mkdir(parents=True, exist_ok=True)  # after every check: bad input leaves none
     keras.config.set_dtype_policy(policy)
     writer = checkpoint  # where this process saves (see the trap below)
     try:
@@ -421,6 +421,10 @@ def train(config, *, extra_callbacks=()):
         message = (f"Training diverged: non-finite loss ({guard.diverged['loss']}) in epoch "
                    f"{guard.diverged['epoch']}. The last good checkpoint (epoch {last}) is in "
                    f"{checkpoint.path}; lower --lr, lengthen --warmup-epochs or check the data.")
+    elif status == "interrupted":
+        last = done["epoch"] if done else 0
+        message = (f"Interrupted; the checkpoint of epoch {last} is in {checkpoint.path}. "
+                   "Continue with the same command plus --resume.")
     elif status == "time_budget":
         message = (f"Stopped after epoch {budget.stopped_after}: another epoch would exceed "
                    f"--time-budget {config.time_budget:g}s. Continue with --resume.")

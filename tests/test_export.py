@@ -119,7 +119,7 @@ def test_tflite_float_matches_keras(tmp_path, monkeypatch):
 
 
 def test_invalid_requests_fail_before_converting(tmp_path, classifier):
-    with pytest.raises(ValueError, match="representative_images"):
+    with pytest.raises(ValueError, match="--representative-data FOLDER.*representative_images"):
         export.export_tflite(classifier, tmp_path / "m.tflite", quantization="int8")
     with pytest.raises(ValueError, match="quantization must be"):
         export.export_tflite(classifier, tmp_path / "m.tflite", quantization="int4")

@@ -3,6 +3,7 @@ a synthetic folder, on whichever backend the test run uses."""
 
 import argparse
 import json
+import pathlib
 import time
 
 import h5py
@@ -241,6 +242,20 @@ def test_data_smaller_than_one_batch_is_a_clear_error(folder, tmp_path):
                                       limit_train=limit, verbose=0)
         with pytest.raises(ValueError, match="fewer than one batch.*smaller --batch-size"):
             training.train(config)
+        assert not pathlib.Path(config.output).exists()  # bad input leaves no folder behind
+
+
+class _CtrlC(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_run_says_how_to_continue(folder, tmp_path, capsys):
+    summary = training.train(_config(folder, tmp_path), extra_callbacks=[_CtrlC()])
+    assert summary["status"] == "interrupted"
+    assert "Continue with the same command plus --resume" in summary["message"]
+    assert Checkpoint(tmp_path).read_state()["epoch"] in (1, 2)
 
 
 @pytest.mark.parametrize("flags", [
