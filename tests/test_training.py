@@ -258,6 +258,16 @@ def test_an_interrupted_run_says_how_to_continue(folder, tmp_path, capsys):
     assert Checkpoint(tmp_path).read_state()["epoch"] in (1, 2)
 
 
+def _refusal(add_arguments, argv, capsys):
+    """The stderr of parsing `argv`, which must exit with status 2."""
+    parser = argparse.ArgumentParser(prog="command")
+    add_arguments(parser)
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args(argv)
+    assert exit_.value.code == 2
+    return capsys.readouterr().err
+
+
 @pytest.mark.parametrize("flags", [
     ["--limit-train", "-5"], ["--limit-test", "0"], ["--steps-per-epoch", "0"],
     ["--time-budget", "-5"], ["--eval-every", "-1"], ["--batch-size", "0"],
@@ -265,21 +275,13 @@ def test_an_interrupted_run_says_how_to_continue(folder, tmp_path, capsys):
 def test_train_refuses_numbers_out_of_range(flags, capsys):
     from keras_preact.commands import train as train_command
 
-    parser = argparse.ArgumentParser(prog="train")
-    train_command.add_arguments(parser)
-    with pytest.raises(SystemExit) as exit_:
-        parser.parse_args(["--depth", "8", *flags])
-    assert exit_.value.code == 2
-    assert f"argument {flags[0]}" in capsys.readouterr().err
+    err = _refusal(train_command.add_arguments, ["--depth", "8", *flags], capsys)
+    assert f"argument {flags[0]}" in err
 
 
 @pytest.mark.parametrize("flags", [["--limit", "-3"], ["--batch-size", "0"],
                                    ["--image-size", "-32"]])
 def test_evaluate_refuses_numbers_out_of_range(flags, capsys):
-    parser = argparse.ArgumentParser(prog="evaluate")
-    evaluate_command.add_arguments(parser)
-    with pytest.raises(SystemExit) as exit_:
-        parser.parse_args(["--weights", "w.weights.h5", *flags])
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err
+    err = _refusal(evaluate_command.add_arguments, ["--weights", "w.weights.h5", *flags],
+                   capsys)
     assert f"argument {flags[0]}" in err and "must be a positive integer" in err
