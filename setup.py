@@ -41,6 +41,7 @@ setup(
                "tensorboard>=2.21"],
         "jax": ["jax>=0.10"],
         "export": ["ai-edge-litert>=2.3,<3"],
+        "onnx": ["tf2onnx>=1.17", "onnxruntime>=1.20"],
         "test": ["pytest>=8", "pytest-xdist>=3"],
         "plots": ["matplotlib>=3.8", "tqdm>=4.60"],
     },

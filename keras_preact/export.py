@@ -34,6 +34,10 @@ Quantization modes (LiteRT post-training quantization):
 | float16 | float16 | float32     | no           | ~1/2           |
 | int8    | int8    | int8 (calibrated) | yes (~100-500 representative images) | ~1/4 |
 
+ONNX files (onnxruntime, TensorRT, OpenVINO) are converted from that same SavedModel by
+tf2onnx (`pip install "keras_preact[onnx]"`), keeping the input "image" and the output
+names; `--include-preprocessing` works as for TFLite.
+
 `verify_export` runs an artifact and the Keras model on the same images and reports
 the differences; `TOLERANCES` holds the bounds the tests enforce.
 """
@@ -184,6 +188,62 @@ def export_saved_model(model, path, **kwargs):
     """
     build_export_archive(model, **kwargs).write_out(str(path), verbose=False)
     return str(path)
+
+
+ONNX_OPSET = 17  # onnxruntime >= 1.12, TensorRT 8.6+, OpenVINO 2022.1+
+
+
+def export_onnx(model, path, *, opset=ONNX_OPSET, **kwargs):
+    """Writes `model` as an ONNX file, converted by tf2onnx from the SavedModel that
+    `export_saved_model` writes (same input "image", same output names, same graph).
+
+    Args:
+        model: the Keras model.
+        path: the `.onnx` file to write.
+        opset: the ONNX opset to target.
+        **kwargs: `build_export_archive` arguments (`include_preprocessing`, ...).
+
+    Returns:
+        The path, as a string. Run it with
+        `onnxruntime.InferenceSession(path).run(None, {"image": x})` (or `run_onnx`).
+
+    Raises:
+        ValueError: a file name that does not end in .onnx.
+        ImportError: tf2onnx is not installed.
+    """
+    if not str(path).endswith(".onnx"):
+        raise ValueError(f"The ONNX file name must end in .onnx, got {str(path)!r}.")
+    try:
+        import tf2onnx
+        from tf2onnx import tf_loader
+    except ImportError as error:
+        raise ImportError('ONNX export needs tf2onnx: pip install "keras_preact[onnx]".') \
+            from error
+    with tempfile.TemporaryDirectory(prefix="keras_preact_onnx_") as folder:
+        export_saved_model(model, folder, **kwargs)
+        graph_def, inputs, outputs, names = tf_loader.from_saved_model(
+            folder, None, None, tag="serve", signatures=["serving_default"],
+            return_tensors_to_rename=True)
+        tf2onnx.convert.from_graph_def(graph_def, input_names=inputs, output_names=outputs,
+                                       opset=opset, tensors_to_rename=names,
+                                       output_path=str(path))
+    return str(path)
+
+
+def run_onnx(path, images):
+    """Runs an ONNX file with onnxruntime on the CPU.
+
+    Returns:
+        {output name: numpy array}.
+    """
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (source,) = session.get_inputs()
+    dtype = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8}[source.type]
+    names = [output.name for output in session.get_outputs()]
+    values = session.run(names, {source.name: np.asarray(images).astype(dtype)})
+    return dict(zip(names, values))
 
 
 def _representative(images, pre, include_preprocessing, input_dtype, input_shape):
@@ -440,7 +500,8 @@ def verify_export(path, model, images, *, include_preprocessing=False, preproces
     """Runs an exported artifact and the Keras model on the same images and compares.
 
     A SavedModel folder is run twice (`tf.saved_model.load` and
-    `keras.layers.TFSMLayer`), a `.tflite` file once (LiteRT interpreter).
+    `keras.layers.TFSMLayer`), a `.tflite` file once (LiteRT interpreter), an `.onnx`
+    file once (onnxruntime).
 
     Args:
         path: the SavedModel folder or `.tflite` file.
@@ -453,8 +514,8 @@ def verify_export(path, model, images, *, include_preprocessing=False, preproces
         output_name: as given to the export.
 
     Returns:
-        {runtime: `compare_outputs` result}, runtimes "saved_model", "tfsm_layer" or
-        "litert" / "tf.lite".
+        {runtime: `compare_outputs` result}, runtimes "saved_model", "tfsm_layer",
+        "litert" / "tf.lite" or "onnxruntime".
     """
     images = np.asarray(images)
     pre = _preprocessing(preprocessing)
@@ -466,6 +527,8 @@ def verify_export(path, model, images, *, include_preprocessing=False, preproces
             inputs = _normalise(inputs, pre)
     reference = reference_outputs(model, inputs, include_preprocessing=include_preprocessing,
                                   preprocessing=pre, output_name=output_name)
+    if str(path).endswith(".onnx"):
+        return {"onnxruntime": compare_outputs(reference, run_onnx(path, inputs))}
     if str(path).endswith(".tflite"):
         _, runtime = load_interpreter(path)
         return {"litert" if runtime == "ai_edge_litert" else runtime:
@@ -483,8 +546,9 @@ def within_tolerance(quantization, comparison):
     return comparison["relative_max_diff"] <= TOLERANCES[quantization]
 
 
-__all__ = ["INPUT_DTYPES", "INT8_MIN_AGREEMENT", "QUANTIZATIONS", "TOLERANCES",
-           "build_export_archive", "compare_outputs", "export_saved_model", "export_tflite",
+__all__ = ["INPUT_DTYPES", "INT8_MIN_AGREEMENT", "ONNX_OPSET", "QUANTIZATIONS", "TOLERANCES",
+           "build_export_archive", "compare_outputs", "export_onnx", "export_saved_model",
+           "export_tflite", "run_onnx",
            "load_images", "load_interpreter", "output_names", "reference_outputs",
            "run_saved_model", "run_tflite", "run_tfsm_layer", "verify_export",
            "within_tolerance"]

@@ -1,6 +1,6 @@
-"""SavedModel and TFLite export (keras_preact.export) and `keras-preact export`: named
-signatures, reload through `tf.saved_model.load` / `TFSMLayer` / the LiteRT interpreter,
-and numerical agreement with Keras per quantization mode. TensorFlow backend only;
+"""SavedModel, TFLite and ONNX export (keras_preact.export) and `keras-preact export`: named
+signatures, reload through `tf.saved_model.load` / `TFSMLayer` / the LiteRT interpreter /
+onnxruntime, and numerical agreement with Keras per quantization mode. TensorFlow backend only;
 conversions of every family and the quantized modes are marked slow."""
 
 import json
@@ -168,6 +168,46 @@ def test_command_exports_a_fine_tuned_model(tmp_path, capsys):
     assert (tmp_path / "pets.labels.txt").read_text().split() == ["cat", "dog", "fox"]
     (result,) = [v for k, v in summary["verification"].items() if isinstance(v, dict)]
     assert result["max_abs_diff"] <= 5e-5
+
+
+def test_onnx_file_runs_in_onnxruntime_like_keras(tmp_path, classifier):
+    pytest.importorskip("tf2onnx")
+    onnxruntime = pytest.importorskip("onnxruntime")
+    path = export.export_onnx(classifier, tmp_path / "r20.onnx", include_preprocessing=True,
+                              preprocessing="cifar10")
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    (source,) = session.get_inputs()
+    assert (source.name, source.type, source.shape[1:]) == ("image", "tensor(uint8)",
+                                                            [32, 32, 3])
+    assert [o.name for o in session.get_outputs()] == ["predictions"]
+    images = _images(8)
+    outputs = export.run_onnx(path, images)
+    expected = classifier.predict(data.CIFAR10.apply(images), verbose=0)
+    np.testing.assert_allclose(outputs["predictions"], expected, rtol=1e-4, atol=1e-4)
+    result = export.verify_export(path, classifier, images, include_preprocessing=True,
+                                  preprocessing="cifar10")
+    assert result["onnxruntime"]["top1_agreement"] == 1.0
+    assert export.within_tolerance("none", result["onnxruntime"])
+    with pytest.raises(ValueError, match="must end in .onnx"):
+        export.export_onnx(classifier, tmp_path / "r20.tflite")
+
+
+def test_command_exports_onnx(tmp_path, capsys):
+    pytest.importorskip("tf2onnx")
+    pytest.importorskip("onnxruntime")
+    folder = _fine_tuned_folder(tmp_path)
+    output = tmp_path / "pets.onnx"
+    main = load_script("export").main
+    status = main(["--model-file", str(folder / "model.keras"), "--format", "onnx",
+                   "--include-preprocessing", "--output", str(output), "--verify-count", "4"])
+    summary = json.loads(capsys.readouterr().out)
+    assert status == 0 and summary["verified"] is True and summary["format"] == "onnx"
+    assert summary["size_bytes"] == output.stat().st_size
+    assert (tmp_path / "pets.labels.txt").read_text().split() == ["cat", "dog", "fox"]
+    assert summary["verification"]["onnxruntime"]["max_abs_diff"] <= 5e-5
+    assert main(["--model-file", str(folder / "model.keras"), "--format", "onnx",
+                 "--output", str(tmp_path / "pets.tflite")]) == 2
+    assert "--format onnx writes a file ending in .onnx" in capsys.readouterr().err
 
 
 def test_command_refuses_bad_arguments(tmp_path, capsys):

@@ -1,14 +1,17 @@
-"""`keras-preact export`: write a network as a TensorFlow SavedModel or a TFLite (LiteRT)
-file with a named signature, optionally quantized, and check it against Keras.
+"""`keras-preact export`: write a network as a TensorFlow SavedModel, a TFLite (LiteRT)
+file or an ONNX file with a named signature, optionally quantized, and check it against Keras.
 
     keras-preact export --model preact_resnet164 --weights cifar10 --output export/r164
     keras-preact export --model preact_resnet164 --weights cifar10 \\
         --include-preprocessing --output export/r164_uint8.tflite
     keras-preact export --model-file runs/flowers/model.keras --quantization int8 \\
         --representative-data /data/flowers/train --output export/flowers_int8.tflite
+    keras-preact export --model preact_resnet20 --weights cifar10 --format onnx \
+        --include-preprocessing --output export/r20.onnx      # needs keras_preact[onnx]
 
-The format follows --output: a name ending in .tflite gives TFLite, anything else a
-SavedModel folder. The signature is "serving_default" with input "image" (float32
+The format follows --output (or --format): a name ending in .tflite gives TFLite, .onnx
+ONNX (tf2onnx from the SavedModel; checked with onnxruntime), anything else a SavedModel
+folder. The signature is "serving_default" with input "image" (float32
 normalised images, or with --include-preprocessing raw uint8 RGB pixels normalised in
 the graph) and outputs named after the model's last layer ("predictions"). The
 normalisation and input size come from the weights' metadata (registry, or the
@@ -42,7 +45,10 @@ def add_arguments(parser):
                         "of keras-preact finetune")
     artifact = parser.add_argument_group("artifact")
     artifact.add_argument("--output", required=True,
-                          help="SavedModel folder, or a .tflite file")
+                          help="SavedModel folder, or a .tflite or .onnx file")
+    artifact.add_argument("--format", default="auto",
+                          choices=["auto", "saved_model", "tflite", "onnx"],
+                          help="artifact kind (auto: from the --output name)")
     artifact.add_argument("--quantization", default="none",
                           choices=["none", "dynamic", "float16", "int8"],
                           help="TFLite only; int8 needs --representative-data")
@@ -117,8 +123,23 @@ def _images(folder, count, size, seed):
     return pixels.astype(np.uint8), "random pixels"
 
 
-def _write_labels(path, tflite, labels):
-    target = path[: -len(".tflite")] + ".labels.txt" if tflite else os.path.join(path, "labels.txt")
+def _format(args):
+    """The artifact kind: --format, or the --output name's ending."""
+    if args.format != "auto":
+        suffix = {"tflite": ".tflite", "onnx": ".onnx"}.get(args.format)
+        if suffix and not args.output.endswith(suffix):
+            raise ValueError(f"--format {args.format} writes a file ending in {suffix}; got "
+                             f"--output {args.output}.")
+        return args.format
+    for kind in ("tflite", "onnx"):
+        if args.output.endswith(f".{kind}"):
+            return kind
+    return "saved_model"
+
+
+def _write_labels(path, kind, labels):
+    target = (os.path.splitext(path)[0] + ".labels.txt" if kind != "saved_model"
+              else os.path.join(path, "labels.txt"))
     with open(target, "w") as f:
         f.write("\n".join(labels) + "\n")
     return target
@@ -131,8 +152,9 @@ def run(args):
     from keras_preact import export, reporting
 
     start = time.perf_counter()
-    tflite = args.output.endswith(".tflite")
     try:
+        kind = _format(args)
+        tflite = kind == "tflite"
         if keras.backend.backend() != "tensorflow":
             raise ValueError("export needs the TensorFlow backend: run with "
                              "KERAS_BACKEND=tensorflow (weights are backend-independent).")
@@ -157,13 +179,15 @@ def run(args):
             export.export_tflite(model, args.output, quantization=args.quantization,
                                  representative_images=representative,
                                  integer_io=args.integer_io, **options)
+        elif kind == "onnx":
+            export.export_onnx(model, args.output, **options)
         else:
             export.export_saved_model(model, args.output, **options)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, ImportError) as error:
         return input_error("export", error)
     summary = {
         "output": os.path.abspath(args.output),
-        "format": "tflite" if tflite else "saved_model",
+        "format": kind,
         "quantization": args.quantization if tflite else None,
         "model": model.name,
         "parameters": model.count_params(),
@@ -178,10 +202,10 @@ def run(args):
          "std": pre.std and list(pre.std)},
         "class_names": labels,
     }
-    if tflite:
+    if kind != "saved_model":
         summary["size_bytes"] = os.path.getsize(args.output)
     if labels:
-        summary["labels_file"] = _write_labels(args.output, tflite, labels)
+        summary["labels_file"] = _write_labels(args.output, kind, labels)
     status = 0
     if args.verify:
         images, source = (representative, args.representative_data) \
