@@ -148,7 +148,10 @@ class BudgetPlanner(keras.callbacks.Callback):
     length), each epoch end re-estimates how many epochs fit: those done plus the time
     left, less 10% and the final-evaluation reserve, over the `TimeBudget` estimate of
     one epoch's training plus one validation pass every `eval_every` epochs. The
-    schedule is then set to end exactly there, and training stops there.
+    schedule is then set to end exactly there, and training stops there. After the
+    warm-up the plan only shrinks: if the epochs turn out slower than estimated, the
+    schedule is shortened to what still fits, so the learning rate reaches its end value
+    in the last epoch instead of the time budget cutting the run before it.
 
     Args:
         budget: the run's `TimeBudget` (its clock and estimates).
@@ -169,22 +172,52 @@ class BudgetPlanner(keras.callbacks.Callback):
         self.planned = planned
         self.eval_every = eval_every
 
+    def _fitting(self, done):
+        """(epochs that fit in the time left, counting those done; seconds per epoch)."""
+        left = self.budget.budget_s - (time.monotonic() - self.budget.start)
+        validation = self.budget.validation_s / self.eval_every if self.eval_every else 0.0
+        estimate = max(self.budget.train_estimate() + validation, 1e-3)
+        fit = done + int(max(0.0, 0.9 * left - self.budget.reserve()) // estimate)
+        if self.budget.agree is not None:  # process 0's plan for every process
+            fit = int(self.budget.agree(fit))
+        return fit, estimate
+
     def on_epoch_end(self, epoch, logs=None):
-        """Plans (during warm-up) and stops at the planned epoch."""
+        """Plans (during warm-up), shortens the plan if time runs short, and stops at the
+        planned epoch."""
         done = epoch + 1
-        if self.planned is None or done <= self.last_planning_epoch:
-            left = self.budget.budget_s - (time.monotonic() - self.budget.start)
-            validation = self.budget.validation_s / self.eval_every if self.eval_every else 0.0
-            estimate = max(self.budget.train_estimate() + validation, 1e-3)
-            fit = int(max(0.0, 0.9 * left - self.budget.reserve()) // estimate)
-            self.planned = done + fit
-            if self.budget.agree is not None:  # process 0's plan for every process
-                self.planned = int(self.budget.agree(self.planned))
-            self.schedule.set_total_steps(max(self.planned, done + 1) * self.steps_per_epoch)
-            print(f"\n--epochs auto: {self.planned} epochs fit the time budget "
-                  f"(about {estimate:.1f} s per epoch).", flush=True)
+        warming_up = self.planned is None or done <= self.last_planning_epoch
+        if warming_up or done < self.planned:
+            fit, estimate = self._fitting(done)
+            if warming_up or fit < self.planned:
+                verb = "fit" if warming_up else "now fit (shortened: epochs ran slower)"
+                self.planned = fit  # never below the epochs done
+                self.schedule.set_total_steps(max(self.planned, done + 1) *
+                                              self.steps_per_epoch)
+                print(f"\n--epochs auto: {self.planned} epochs {verb} the time budget "
+                      f"(about {estimate:.1f} s per epoch).", flush=True)
         if done >= self.planned:
             self.model.stop_training = True
+
+
+class PlannedProgress(keras.callbacks.ProgbarLogger):
+    """Keras' progress bar for `--epochs auto`: "Epoch 3/14" with the planner's count
+    ("Epoch 1/?" before the plan exists) instead of the cap handed to `fit`.
+
+    Args:
+        planner: the run's `BudgetPlanner`.
+    """
+
+    def __init__(self, planner):
+        super().__init__()
+        self.planner = planner
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Starts the epoch's bar under a line that names the planned epoch count."""
+        self.epochs = 1  # the parent prints no "Epoch i/N" line for a single epoch
+        super().on_epoch_begin(epoch, logs)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}/{self.planner.planned or '?'}", flush=True)
 
 
 class RunLog(_EpochClock):
@@ -243,4 +276,4 @@ class RunLog(_EpochClock):
             writer.writerows(self.rows)
 
 
-__all__ = ["BudgetPlanner", "NanGuard", "RunLog", "TimeBudget"]
+__all__ = ["BudgetPlanner", "NanGuard", "PlannedProgress", "RunLog", "TimeBudget"]

@@ -219,6 +219,8 @@ def _callbacks(config, output, guard, runlog, start, checkpoint, state_fn, dist,
         planner = run_callbacks.BudgetPlanner(budget, *planner_args)
     # The planner and the budget decide before the checkpoint records the plan.
     found = [guard, runlog] + [c for c in (budget, planner) if c is not None]
+    if planner is not None and config.verbose != 0 and dist.is_chief:
+        found.append(run_callbacks.PlannedProgress(planner))  # Keras then adds no bar
     found.append(EpochCheckpoint(checkpoint, state_fn, guard,
                                  dist.is_chief or dist.process_count > 1))
     if config.tensorboard:

@@ -219,10 +219,42 @@ def test_budget_planner_fits_the_schedule_to_the_time_left():
     assert 40 <= planner.planned <= 45  # 2 done + (0.9 * 100 - 5) // 2.1
     assert float(model.optimizer.variables[-1].numpy()) == planner.planned * 10
     assert not model.stop_training
-    planner.on_epoch_end(2)  # past the warm-up: the plan is fixed
+    planner.on_epoch_end(2)  # past the warm-up, on time: the plan stands
     assert schedule.total_steps == planner.planned * 10
     planner.on_epoch_end(planner.planned - 1)
     assert model.stop_training
+
+
+def test_budget_planner_shortens_the_plan_when_epochs_run_slower():
+    from keras_preact.callbacks import BudgetPlanner, TimeBudget
+    from keras_preact.schedules import WarmupSchedule
+
+    schedule = WarmupSchedule(0.4, 1000, kind="cosine", warmup_steps=20, warmup="linear")
+    budget = TimeBudget(110.0, time.monotonic() - 10.0)  # 100 s left
+    planner = BudgetPlanner(budget, schedule, steps_per_epoch=10, warmup_epochs=1,
+                            planned=40, eval_every=0)
+    planner.set_model(type("Model", (), {"stop_training": False})())
+    budget.train_durations = [2.0, 9.0]  # epochs now take ~9.5 s: 40 no longer fit
+    planner.on_epoch_end(4)
+    assert 5 + 8 <= planner.planned <= 5 + 9  # 5 done + (0.9 * 100 - 5) // 9.45
+    assert schedule.total_steps == planner.planned * 10  # the LR ends with the run
+    budget.train_durations = [2.0, 0.5]  # faster again: the plan never grows
+    planned = planner.planned
+    planner.on_epoch_end(5)
+    assert planner.planned == planned and not planner.model.stop_training
+
+
+def test_auto_epochs_progress_shows_the_planned_count(capsys):
+    from keras_preact.callbacks import PlannedProgress
+
+    planner = type("Planner", (), {"planned": None})()
+    progress = PlannedProgress(planner)
+    progress.set_params({"verbose": 2, "epochs": 10_000, "steps": 3})
+    progress.on_epoch_begin(0)
+    planner.planned = 14
+    progress.on_epoch_begin(1)
+    out = capsys.readouterr().out
+    assert "Epoch 1/?" in out and "Epoch 2/14" in out and "10000" not in out
 
 
 def test_auto_epochs_need_a_budget_and_a_smooth_schedule(folder, tmp_path):
