@@ -12,7 +12,7 @@ and regularisation are set in one place:
 - 3x3 convs with stride 2 pad one pixel on every side explicitly (Torch/Caffe sampling;
   TF "same" pads only bottom/right at stride 2 on even inputs).
 
-Choices the paper leaves open (paper.md §2 "Not specified"), made here:
+Choices the paper leaves open (docs/architecture.md, "Shortcut variants"), made here:
 
 1. The gate of Fig. 2(c, d) is `sigmoid(conv1x1(x) + b_g)` with bias initialised to
    `gate_bias_init` and no BN between conv and sigmoid (a BN would cancel `b_g`, whose
@@ -23,7 +23,7 @@ Choices the paper leaves open (paper.md §2 "Not specified"), made here:
    the residual branch ends with one (orders a, c, d), so both summands are on the same
    footing: conv+BN in original nets (He et al. 2015 Caffe models), bare conv in full
    pre-activation nets (resnet-1k-layers). These rules reproduce the parameter counts of
-   paper.md §4.5 exactly.
+   docs/architecture.md ("Parameter counts") exactly.
 3. In pre-activation nets (Fig. 4d, 4e) the first unit of each stage applies its
    pre-activation before the split and the shortcut (identity, option A or projection)
    reads the pre-activated tensor ("projection shortcuts are also with pre-activation",

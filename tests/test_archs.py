@@ -1,5 +1,5 @@
 """The architecture table against the paper: depth formulas, stage shapes and the exact
-parameter counts of paper.md §4.5/§4.6 (independent counting, cross-checked there)."""
+parameter counts of docs/architecture.md (independent counting of the paper's architectures)."""
 
 import numpy as np
 import pytest
@@ -74,7 +74,7 @@ def test_cifar100_heads(model, trainable):
     assert _counts(kp.create_model(model, classes=100))[0] == trainable
 
 
-# ImageNet: trainable (incl. BN gamma/beta) and, where paper.md gives it, total.
+# ImageNet: trainable (incl. BN gamma/beta) and, where known, total.
 IMAGENET = {
     "resnet18": (11_689_512, None),   # = torchvision resnet18
     "resnet34": (21_797_672, None),   # = torchvision resnet34

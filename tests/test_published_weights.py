@@ -17,7 +17,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 WEIGHTS_DIR = ROOT / "weights"
 ENTRIES = sorted(registry.WEIGHTS.values(), key=lambda e: e.name)
 # Where the slow reproduction test finds the CIFAR-10 JPEG copy (an extracted
-# ../shared/data/cifar10-jpeg.tar.gz); it is skipped without one.
+# cifar10-jpeg archive: train/ and test/ class folders); it is skipped without one.
 CIFAR10_JPEG_ENV = "KERAS_PREACT_CIFAR10_JPEG"
 
 
