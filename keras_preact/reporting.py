@@ -118,15 +118,21 @@ def plot_history(rows, path, title=""):
         return [transform(row[key]) if row.get(key) is not None else float("nan")
                 for row in rows]
 
+    def tested(axis, key, transform=lambda v: v):
+        # Only the epochs that were evaluated (--eval-every N leaves the others empty; a
+        # line through NaN gaps would draw nothing), with markers so one point shows.
+        points = [(row["epoch"], transform(row[key])) for row in rows
+                  if row.get(key) is not None]
+        if points:
+            axis.plot(*zip(*points), marker="o", markersize=3, label="test")
+
     error = lambda v: 100.0 * (1.0 - v)  # noqa: E731
     figure, axes = pyplot.subplots(1, 3, figsize=(15, 4))
     axes[0].plot(epochs, series("loss"), label="train")
-    if any(row.get("val_loss") is not None for row in rows):
-        axes[0].plot(epochs, series("val_loss"), label="test")
+    tested(axes[0], "val_loss")
     axes[0].set_ylabel("loss")
     axes[1].plot(epochs, series("accuracy", error), label="train (augmented)")
-    if any(row.get("val_accuracy") is not None for row in rows):
-        axes[1].plot(epochs, series("val_accuracy", error), label="test")
+    tested(axes[1], "val_accuracy", error)
     axes[1].set_ylabel("top-1 error (%)")
     rates = series("lr")
     axes[2].plot(epochs, rates)
