@@ -102,7 +102,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
     """`keras.layers.BatchNormalization` that runs TensorFlow's fused kernel.
 
     Keras 3 computes BN on the TensorFlow backend as separate moment, subtract, scale
-    and shift ops; a PreActResNet-164 has 164 BN layers and pays for that on every
+    and shift ops; a PreActResNet-164 has 163 BN layers and pays for that on every
     step. This subclass calls `FusedBatchNormV3` instead, in training and in inference,
     and otherwise is Keras' layer: same constructor, variables (`gamma`, `beta`,
     `moving_mean`, `moving_variance`), config and class name, so `.weights.h5` files

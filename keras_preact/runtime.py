@@ -30,28 +30,33 @@ BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
 
 
+def _cpuinfo_field(keys, cpuinfo):
+    """The value of the first line of `cpuinfo` whose key is in `keys`, or None (also
+    where the file does not exist: macOS, Windows)."""
+    path = pathlib.Path(cpuinfo)
+    if not path.is_file():
+        return None
+    for line in path.read_text(errors="replace").splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in keys:
+            return value.strip()
+    return None
+
+
+def _x86():
+    return platform.machine().lower() in ("x86_64", "amd64")
+
+
 def cpu_flags(cpuinfo="/proc/cpuinfo"):
     """The instruction-set flags of the first CPU listed in `cpuinfo` (Linux); an empty
     frozenset where that file does not exist (macOS, Windows)."""
-    path = pathlib.Path(cpuinfo)
-    if not path.is_file():
-        return frozenset()
-    for line in path.read_text(errors="replace").splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            return frozenset(value.split())
-    return frozenset()
+    return frozenset((_cpuinfo_field(("flags", "Features"), cpuinfo) or "").split())
 
 
 def cpu_model(cpuinfo="/proc/cpuinfo"):
     """The CPU's model name (Linux /proc/cpuinfo), else `platform.processor()`."""
-    path = pathlib.Path(cpuinfo)
-    if path.is_file():
-        for line in path.read_text(errors="replace").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                return value.strip()
-    return platform.processor() or platform.machine()
+    return (_cpuinfo_field(("model name",), cpuinfo) or platform.processor()
+            or platform.machine())
 
 
 def native_bfloat16_cpu(flags=None):
@@ -67,9 +72,7 @@ def configure():
     Returns:
         True if this call set the variable.
     """
-    if ONEDNN_VARIABLE in os.environ or "tensorflow" in sys.modules:
-        return False
-    if platform.machine().lower() not in ("x86_64", "amd64"):
+    if ONEDNN_VARIABLE in os.environ or "tensorflow" in sys.modules or not _x86():
         return False
     os.environ[ONEDNN_VARIABLE] = "1"
     return True
@@ -90,9 +93,7 @@ def onednn_enabled():
 def onednn_advice():
     """A sentence for the user when TensorFlow runs on an x86 CPU without oneDNN (about
     2x slower training), else None."""
-    if onednn_enabled() is not False:
-        return None
-    if platform.machine().lower() not in ("x86_64", "amd64"):
+    if onednn_enabled() is not False or not _x86():
         return None
     return ("TensorFlow runs without oneDNN in this process (TF_ENABLE_ONEDNN_OPTS="
             f"{os.environ.get(ONEDNN_VARIABLE, 'unset')}, or TensorFlow was imported before "

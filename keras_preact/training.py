@@ -305,9 +305,10 @@ def train(config, *, extra_callbacks=()):
     if auto_epochs:
         epochs = AUTO_EPOCHS_CAP
     notes = []
-    if backend == "tensorflow" and runtime.onednn_advice():
-        notes.append(runtime.onednn_advice())
-        print(f"Note: {notes[-1]}", file=sys.stderr, flush=True)
+    advice = runtime.onednn_advice() if backend == "tensorflow" else None
+    if advice:
+        notes.append(advice)
+        print(f"Note: {advice}", file=sys.stderr, flush=True)
     policy = _mixed_precision(recipe.mixed_precision)
     previous_policy = keras.config.dtype_policy()
     seed_everything(config.seed)
