@@ -50,6 +50,7 @@ from keras_preact import data as _data
 from keras_preact import features
 from keras_preact import pipelines as _pipelines
 from keras_preact.archs import ARCHS
+from keras_preact.layers import InferenceMode  # where it lived before; a layer
 from keras_preact.registry import Preprocessing
 
 BN_MODES = ("frozen", "affine")
@@ -202,23 +203,6 @@ def default_image_size(model_name, weights=None):
         raise ValueError(f"Unknown model {model_name!r}; the names are those of "
                          "keras_preact.list_models().")
     return arch.default_size
-
-
-@keras.saving.register_keras_serializable(package="keras_preact")
-class InferenceMode(keras.layers.Wrapper):
-    """Runs the wrapped layer or model in inference mode, always: BN uses its moving
-    statistics (and never updates them) and dropout is off, even during `fit`, while
-    the wrapped weights stay trainable if their layers are.
-
-    Args:
-        layer: the layer or model to wrap (e.g. a pretrained backbone).
-    """
-
-    def call(self, inputs):
-        return self.layer(inputs, training=False)
-
-    def compute_output_shape(self, input_shape):
-        return self.layer.compute_output_shape(input_shape)
 
 
 def build_transfer_model(backbone, num_classes, *, dropout=0.0,

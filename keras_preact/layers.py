@@ -2,10 +2,12 @@
 
 `ZeroPadShortcut` and `UnscaledDropout` are shortcuts Keras lacks; `BatchNormalization`
 is Keras' own layer with TensorFlow's fused kernel underneath (same variables, config
-and results, a fraction of the time on a CPU). All three are registered serializable
-under the package name "keras_preact", so models that use them load with
-`keras.saving.load_model(path)` in safe mode once keras_preact is imported. Everything
-else in the zoo is a stock Keras layer.
+and results, a fraction of the time on a CPU); `InferenceMode` runs a fine-tuned backbone
+in inference mode (see `keras_preact.finetune`). All four are registered serializable
+under the package name "keras_preact"; `import keras_preact` arranges for this module to
+be imported together with Keras (`keras_preact.runtime`), so models that use them load
+with `keras.saving.load_model(path)` in safe mode. Everything else in the zoo is a stock
+Keras layer.
 """
 
 import keras
@@ -188,3 +190,20 @@ class BatchNormalization(keras.layers.BatchNormalization):
 
     def get_config(self):
         return {**super().get_config(), "fused": self.fused}
+
+
+@keras.saving.register_keras_serializable(package="keras_preact")
+class InferenceMode(keras.layers.Wrapper):
+    """Runs the wrapped layer or model in inference mode, always: BN uses its moving
+    statistics (and never updates them) and dropout is off, even during `fit`, while
+    the wrapped weights stay trainable if their layers are.
+
+    Args:
+        layer: the layer or model to wrap (e.g. a pretrained backbone).
+    """
+
+    def call(self, inputs):
+        return self.layer(inputs, training=False)
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)

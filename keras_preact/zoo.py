@@ -4,8 +4,9 @@ table and per family: `ResNet110` (original units, He et al. 2015 / Fig. 4a of H
 `keras_preact.create_model`; see `keras_preact.build_resnet` for the arguments.
 """
 
+import importlib
+
 from keras_preact.archs import ARCHS
-from keras_preact.model import create_model
 
 
 def _entry_point(model):
@@ -23,6 +24,8 @@ def _entry_point(model):
         name=None,
         **kwargs,
     ):
+        # Imported here so that the names exist without a backend (keras_preact.runtime).
+        create_model = importlib.import_module("keras_preact.model").create_model
         return create_model(
             model,
             include_top=include_top,

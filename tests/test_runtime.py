@@ -51,7 +51,7 @@ def test_importing_keras_preact_first_turns_onednn_on(value, expected):
     env.update(KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
     if value is not None:
         env[runtime.ONEDNN_VARIABLE] = value
-    code = ("import keras_preact; from keras_preact import runtime; "
+    code = ("import keras_preact, keras; from keras_preact import runtime; "
             "print(runtime.onednn_enabled(), runtime.onednn_advice() is None)")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, timeout=120, check=True).stdout.split()
@@ -75,3 +75,43 @@ def test_describe_is_json_ready():
     info = runtime.describe()
     assert json.loads(json.dumps(info)) == info
     assert set(info) >= {"cpu", "native_bfloat16", "onednn", "TF_ENABLE_ONEDNN_OPTS"}
+
+
+def _fresh_python(code, **env_changes):
+    env = {k: v for k, v in os.environ.items() if k != runtime.LOG_LEVEL_VARIABLE}
+    env.update(env_changes)
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=180, check=True)
+
+
+def test_import_is_light_and_keras_comes_with_the_zoo_layers(tmp_path):
+    """`import keras_preact` loads no backend; a later `import keras` registers the zoo's
+    layers, so a `.keras` file with them loads in safe mode; TensorFlow's start-up lines
+    are not printed."""
+    from keras_preact.finetune import build_transfer_model
+
+    import keras_preact
+
+    backbone = keras_preact.build_resnet(8, input_shape=(16, 16, 3), include_top=False,
+                                         pooling="avg")
+    build_transfer_model(backbone, 3).save(tmp_path / "m.keras")
+    load = (f"m = keras.saving.load_model({str(tmp_path / 'm.keras')!r}, safe_mode=True)\n"
+            "print(type(m.get_layer('backbone')).__module__, "
+            "type(m.get_layer('backbone').layer.get_layer('conv2_block1_preact_bn')).__module__)")
+    done = _fresh_python("import sys, keras_preact\n"
+                         "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules\n"
+                         "import keras\n" + load)
+    assert done.stdout.split() == ["keras_preact.layers", "keras_preact.layers"]
+    assert "InitializeLog" not in done.stderr and "oneDNN custom" not in done.stderr
+    # The other order, Keras first: importing keras_preact registers the layers at once.
+    done = _fresh_python("import keras, keras_preact\n" + load)
+    assert done.stdout.split() == ["keras_preact.layers", "keras_preact.layers"]
+
+
+@pytest.mark.tf_only
+def test_the_users_log_level_wins():
+    if runtime.platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("the oneDNN notice is printed on x86")
+    done = _fresh_python("import keras_preact, keras", KERAS_BACKEND="tensorflow",
+                         TF_CPP_MIN_LOG_LEVEL="0")
+    assert "oneDNN custom operations are on" in done.stderr
