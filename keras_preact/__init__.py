@@ -31,9 +31,9 @@ _EXPORTS = {
     **dict.fromkeys(("decode_predictions", "preprocess_input"), "preprocessing"),
     **dict.fromkeys(("load_weights", "resolve_weights"), "pretrained"),
     **dict.fromkeys(("ChecksumError", "IncompatibleWeightsError", "PublishError",
-                     "UnknownWeightsError", "WeightsEntry", "WeightsError",
-                     "WeightsNotFoundError", "WeightsUnavailableError", "get_weights_entry",
-                     "list_pretrained"), "registry"),
+                     "UnknownWeightsError", "WeightsError", "WeightsNotFoundError",
+                     "WeightsUnavailableError"), "errors"),
+    **dict.fromkeys(("WeightsEntry", "get_weights_entry", "list_pretrained"), "registry"),
     **dict.fromkeys(("Recipe", "get_recipe"), "recipes"),
     **dict.fromkeys(("WarmupSchedule",), "schedules"),
     **dict.fromkeys(("TrainConfig", "train"), "training"),
@@ -42,7 +42,7 @@ _EXPORTS = {
                     "variants"),
     **dict.fromkeys(ENTRY_POINTS, "zoo"),
 }
-# Submodules documented as part of the API, reachable as attributes.
+# Submodules documented as part of the API (every submodule is reachable as an attribute).
 _SUBMODULES = ("export", "features", "finetune")
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
@@ -51,10 +51,13 @@ __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
 def __getattr__(name):
     if name in _EXPORTS:
         value = getattr(importlib.import_module(f"keras_preact.{_EXPORTS[name]}"), name)
-    elif name in _SUBMODULES:
-        value = importlib.import_module(f"keras_preact.{name}")
-    else:
-        raise AttributeError(f"module 'keras_preact' has no attribute {name!r}")
+    else:  # any submodule, as when the package imported them all
+        try:
+            value = importlib.import_module(f"keras_preact.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"keras_preact.{name}":
+                raise
+            raise AttributeError(f"module 'keras_preact' has no attribute {name!r}") from None
     globals()[name] = value
     return value
 

@@ -91,7 +91,7 @@ def _registry_normalization(weights, model_name):
 
     try:
         from keras_preact import preprocessing
-        from keras_preact.registry import WeightsError
+        from keras_preact.errors import WeightsError
     except ImportError:
         return None
     try:

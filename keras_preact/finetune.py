@@ -51,6 +51,7 @@ from keras_preact import features
 from keras_preact import pipelines as _pipelines
 from keras_preact.archs import ARCHS
 from keras_preact.layers import InferenceMode  # where it lived before; a layer
+from keras_preact.model import create_model
 from keras_preact.registry import Preprocessing
 
 BN_MODES = ("frozen", "affine")
@@ -481,8 +482,6 @@ def finetune_folder(model_name, data_dir, *, weights=None, preprocessing=None,
         A `FineTuneResult`; its summary also has "model", "weights", "data", the splits,
         "command", "backend", "keras_version" and the written paths.
     """
-    import keras_preact
-
     start = time.perf_counter()
     pre = resolve_preprocessing(weights, model_name, preprocessing)
     size = int(image_size or default_image_size(model_name, weights))
@@ -495,8 +494,8 @@ def finetune_folder(model_name, data_dir, *, weights=None, preprocessing=None,
             data_dir, validation_split, image_size=size, class_names=train.class_names,
             limit=limit, seed=seed, cache_dir=cache_dir)
     keras.utils.set_random_seed(seed)
-    backbone = keras_preact.create_model(model_name, weights=weights, include_top=False,
-                                         pooling="avg", input_shape=(size, size, 3))
+    backbone = create_model(model_name, weights=weights, include_top=False,
+                            pooling="avg", input_shape=(size, size, 3))
     model = build_transfer_model(backbone, train.num_classes, dropout=dropout,
                                  classifier_activation=classifier_activation,
                                  name=f"{model_name}_transfer")

@@ -16,7 +16,7 @@ import os
 import pathlib
 import re
 
-from keras_preact.registry import (
+from keras_preact.errors import (
     ChecksumError,
     WeightsError,
     WeightsNotFoundError,
@@ -54,6 +54,11 @@ def is_commit_sha(revision):
     return isinstance(revision, str) and bool(_SHA1.fullmatch(revision))
 
 
+def is_repo_id(repo_id):
+    """Whether `repo_id` has the Hub's "owner/name" form."""
+    return isinstance(repo_id, str) and bool(_REPO_ID.fullmatch(repo_id))
+
+
 def parse_hf_uri(uri):
     """Splits "hf://owner/repo[@revision]" into (repo_id, revision or None).
 
@@ -63,7 +68,7 @@ def parse_hf_uri(uri):
     if not uri.startswith(SCHEME):
         raise WeightsError(f"{uri!r} is not an hf:// address ('hf://owner/repo[@revision]').")
     repo_id, _, revision = uri[len(SCHEME):].partition("@")
-    if not _REPO_ID.fullmatch(repo_id) or (revision == "" and uri.endswith("@")):
+    if not is_repo_id(repo_id) or (revision == "" and uri.endswith("@")):
         raise WeightsError(
             f"Malformed Hub address {uri!r}: expected 'hf://owner/repo' or "
             "'hf://owner/repo@revision' (a commit sha, tag or branch)."

@@ -85,7 +85,7 @@ def _check_structure(entry, arch, downsample, stride_at, shortcut_options):
             expected[key], asked[key] = trained.get(key), value
     wrong = {k: v for k, v in asked.items() if v != expected[k]}
     if wrong:
-        from keras_preact.registry import IncompatibleWeightsError
+        from keras_preact.errors import IncompatibleWeightsError
 
         got = ", ".join(f"{k}={getattr(v, 'value', v)!r}" for k, v in wrong.items())
         want = ", ".join(f"{k}={getattr(expected[k], 'value', expected[k])!r}" for k in wrong)

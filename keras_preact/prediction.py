@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from keras_preact import preprocessing
-from keras_preact.registry import WeightsError
+from keras_preact.errors import WeightsError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,7 +13,8 @@ import numpy as np
 
 from keras_preact import labels as _labels
 from keras_preact import registry as _registry
-from keras_preact.registry import Preprocessing, WeightsEntry, WeightsError
+from keras_preact.errors import WeightsError
+from keras_preact.registry import Preprocessing, WeightsEntry
 
 
 def _entry(weights, registry):

@@ -26,13 +26,13 @@ import warnings
 
 from keras_preact import hub
 from keras_preact import registry as _registry
-from keras_preact.registry import (
+from keras_preact.errors import (
     IncompatibleWeightsError,
-    WeightsEntry,
     WeightsError,
     WeightsNotFoundError,
     WeightsUnavailableError,
 )
+from keras_preact.registry import WeightsEntry
 
 METADATA_FILENAME = "keras_preact.json"
 CONFIG_FILENAME = "config.json"

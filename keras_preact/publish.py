@@ -27,7 +27,8 @@ import shutil
 
 from keras_preact import hub, pretrained
 from keras_preact import registry as _registry
-from keras_preact.registry import Metric, PublishError, WeightsError
+from keras_preact.errors import PublishError, WeightsError
+from keras_preact.registry import Metric
 from keras_preact.version import __version__
 
 PAPER_TITLE = "Identity Mappings in Deep Residual Networks"

@@ -1,7 +1,7 @@
 """The pretrained weights of the zoo, as data: one frozen `WeightsEntry` per
-(architecture, tag), e.g. "preact_resnet164.cifar10" (timm's `arch.tag` grammar), and the
-one exception family (`WeightsError`) of everything that resolves, downloads or publishes
-weights.
+(architecture, tag), e.g. "preact_resnet164.cifar10" (timm's `arch.tag` grammar). The
+exceptions of the weights machinery live in `keras_preact.errors` (importable from here
+too).
 
 An entry pins its file by Hub repo, 40-hex commit and sha256, and carries what is needed
 to use the weights without guessing (classes and their names, input size,
@@ -10,9 +10,8 @@ they were made (the exact training command). `keras_preact.publish` writes the s
 fields to the Hub repo as `keras_preact.json`, so a repo loaded by `hf://` id alone has
 them too.
 
-The registry is empty until the first weights are trained and published; every function
-here takes an optional `registry` mapping so that other registries (tests, forks) can
-be used.
+Every function here takes an optional `registry` mapping so that other registries
+(tests, forks) can be used.
 """
 
 import dataclasses
@@ -20,56 +19,22 @@ import re
 import types
 
 from keras_preact import labels as _labels
+from keras_preact.errors import (  # noqa: F401  (also importable from here, as before)
+    ChecksumError,
+    IncompatibleWeightsError,
+    PublishError,
+    UnknownWeightsError,
+    WeightsError,
+    WeightsNotFoundError,
+    WeightsUnavailableError,
+)
+from keras_preact.hub import is_commit_sha, is_repo_id
 
-_SHA1 = re.compile(r"[0-9a-f]{40}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[a-z0-9_]+\.[a-z0-9_]+")
-_REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 
 # The `revision` of an entry whose file is not on the Hub yet (see `WeightsEntry`).
 UNPUBLISHED = None
-
-
-class WeightsError(ValueError):
-    """Base class of every error raised while resolving, verifying, loading or publishing
-    pretrained weights. Its message always says what to do next."""
-
-
-class UnknownWeightsError(WeightsError):
-    """The requested weights are not registered (unknown tag or model name)."""
-
-
-class WeightsNotFoundError(WeightsError):
-    """The repository, revision or file does not exist (or is not accessible with the
-    current token), or a local path does not exist.
-
-    Attributes:
-        missing: "repository", "revision", "file" or "path".
-    """
-
-    def __init__(self, message, missing="path"):
-        super().__init__(message)
-        self.missing = missing
-
-
-class WeightsUnavailableError(WeightsError):
-    """The weights are not in the local cache and the Hub cannot be used: offline mode
-    (HF_HUB_OFFLINE) or an unreachable endpoint, and no local copy to fall back to."""
-
-
-class ChecksumError(WeightsError):
-    """A weights file does not have the sha256 it is registered with: it is corrupted or
-    was tampered with, and is never loaded."""
-
-
-class IncompatibleWeightsError(WeightsError):
-    """A weights file (or its metadata) belongs to another architecture or head than the
-    model it is loaded into."""
-
-
-class PublishError(WeightsError):
-    """Publishing was refused (metrics or checksum do not match the registry entry) or
-    failed on the Hub."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -405,16 +370,10 @@ def build_model(entry, **kwargs):
     Returns:
         A `keras.Model`.
     """
-    import keras_preact
+    from keras_preact import modelspec
 
-    kwargs = {
-        "classes": entry.num_classes,
-        "input_shape": (*entry.input_size, 3),
-        **kwargs,
-    }
-    if entry.model_args:
-        return keras_preact.build_resnet(**entry.model_args, **kwargs)
-    return keras_preact.create_model(entry.architecture, **kwargs)
+    kwargs = {"classes": entry.num_classes, "input_shape": (*entry.input_size, 3), **kwargs}
+    return modelspec.build_model(modelspec.entry_spec(entry), **kwargs)
 
 
 def validate_entry(entry, model=None, *, pinned=True):
@@ -438,8 +397,8 @@ def validate_entry(entry, model=None, *, pinned=True):
             problems.append(f"{entry.name}: {message}")
 
     check(bool(_NAME.fullmatch(entry.name)), "name must be 'architecture.tag' in [a-z0-9_]")
-    check(bool(_REPO_ID.fullmatch(entry.repo_id)), f"repo_id {entry.repo_id!r} is not owner/name")
-    check(not pinned or not entry.published or bool(_SHA1.fullmatch(entry.revision)),
+    check(is_repo_id(entry.repo_id), f"repo_id {entry.repo_id!r} is not owner/name")
+    check(not pinned or not entry.published or is_commit_sha(entry.revision),
           f"revision {entry.revision!r} must be a 40-hex commit sha (or UNPUBLISHED), not "
           "a branch or tag")
     check(bool(_SHA256.fullmatch(entry.sha256)), "sha256 must be 64 lowercase hex digits")

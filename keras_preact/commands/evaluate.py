@@ -13,13 +13,13 @@ input size and normalisation come from the model.json beside them.
 
 import json
 
-from keras_preact.commands.options import input_error, positive_int
-from keras_preact.commands.train import _add_model_arguments, model_options
+from keras_preact.commands.options import (
+    add_model_arguments, input_error, model_options, positive_int)
 
 
 def add_arguments(parser):
     """Adds the subcommand's arguments to an `argparse` parser."""
-    _add_model_arguments(parser)
+    add_model_arguments(parser)
     parser.add_argument("--weights", required=True, help="path, tag or hf://owner/repo")
     parser.add_argument("--data", default="cifar10", help="cifar10, cifar100, imagenet2012 "
                         "(tensorflow-datasets) or a folder split/class/*.jpg")

@@ -79,8 +79,8 @@ def _load(args):
     """(model, preprocessing or None, class names or None)."""
     import keras
 
-    import keras_preact
     from keras_preact import finetune
+    from keras_preact.model import create_model
 
     explicit = explicit_normalization(args)
     if (args.model is None) == (args.model_file is None):
@@ -101,7 +101,7 @@ def _load(args):
             pre = finetune.resolve_preprocessing(args.weights, name, explicit)
         except ValueError:
             pre = None
-    model = keras_preact.create_model(
+    model = create_model(
         name, weights=args.weights, include_top=args.pooling is None, pooling=args.pooling,
         input_shape=(size, size, 3), classifier_activation=None if args.logits else "softmax")
     labels = None

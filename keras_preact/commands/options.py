@@ -9,7 +9,7 @@ import sys
 
 def input_error(command, error):
     """Prints `error` with the command's prefix; returns the exit status (2 or 3)."""
-    from keras_preact.registry import ChecksumError
+    from keras_preact.errors import ChecksumError
 
     print(f"keras-preact {command}: error: {error}", file=sys.stderr)
     return 3 if isinstance(error, ChecksumError) else 2
@@ -63,3 +63,36 @@ def explicit_normalization(args):
     if args.mean is not None:
         return {"mean": args.mean, "std": args.std}
     return args.normalization
+
+
+def add_model_arguments(parser):
+    """Adds the "model" group (a zoo name, or a depth and the variant flags); returns it."""
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", help="a zoo name, e.g. preact_resnet164 (see keras-preact "
+                       "list); or give --depth and the variant flags")
+    group.add_argument("--depth", type=int, help="number of weight layers, e.g. 110, 164")
+    group.add_argument("--family", choices=["cifar", "imagenet"],
+                       help="with --depth: CIFAR (default) or ImageNet layout")
+    group.add_argument("--block", choices=["basic", "bottleneck"],
+                       help="basic (3x3, 3x3) or bottleneck (1x1, 3x3, 1x1) units")
+    group.add_argument("--placement", help="activation order of Fig. 4: original, "
+                       "bn_after_add, relu_before_add, relu_preact, full_preact")
+    group.add_argument("--shortcut", help="shortcut of Fig. 2: identity, constant_scaling, "
+                       "exclusive_gating, shortcut_only_gating, conv1x1, dropout")
+    group.add_argument("--downsample", help="zero_pad (option A) or projection (option B)")
+    group.add_argument("--stride-at", help="first (paper) or conv3x3 (fb.resnet.torch)")
+    group.add_argument("--gate-bias-init", type=float, help="gating shortcuts' b_g (-6)")
+    group.add_argument("--shortcut-scale", type=float, help="constant scaling's lambda (0.5)")
+    group.add_argument("--scale-residual", action="store_true", default=None,
+                       help="constant scaling: also scale F by 1 - lambda")
+    group.add_argument("--dropout-rate", type=float, help="dropout shortcut's rate (0.5)")
+    group.add_argument("--no-dropout-rescale", dest="dropout_rescale", action="store_false",
+                       default=None, help="dropout shortcut without the 1/(1-p) rescale")
+    return group
+
+
+def model_options(args):
+    """The shortcut options given on the command line, as builder keyword arguments."""
+    names = ("gate_bias_init", "shortcut_scale", "scale_residual", "dropout_rate",
+             "dropout_rescale")
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}

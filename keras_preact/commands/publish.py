@@ -14,7 +14,7 @@ The token comes from HF_TOKEN or `hf auth login`; it is never printed.
 import sys
 
 from keras_preact.pretrained import read_json
-from keras_preact.registry import WeightsError
+from keras_preact.errors import WeightsError
 
 
 def add_arguments(parser):

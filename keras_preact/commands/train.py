@@ -15,48 +15,17 @@ budget, 2 bad arguments, 3 diverged (non-finite loss), 130 interrupted.
 """
 
 from keras_preact.commands.options import (
-    epochs, input_error, non_negative_float, non_negative_int, positive_float, positive_int)
+    add_model_arguments, epochs, input_error, model_options, non_negative_float,
+    non_negative_int, positive_float, positive_int)
 
 
 def _floats(text):
     return tuple(float(v) for v in text.split(",") if v.strip())
 
 
-def _add_model_arguments(parser):
-    group = parser.add_argument_group("model")
-    group.add_argument("--model", help="a zoo name, e.g. preact_resnet164 (see keras-preact "
-                       "list); or give --depth and the variant flags")
-    group.add_argument("--depth", type=int, help="number of weight layers, e.g. 110, 164")
-    group.add_argument("--family", choices=["cifar", "imagenet"],
-                       help="with --depth: CIFAR (default) or ImageNet layout")
-    group.add_argument("--block", choices=["basic", "bottleneck"],
-                       help="basic (3x3, 3x3) or bottleneck (1x1, 3x3, 1x1) units")
-    group.add_argument("--placement", help="activation order of Fig. 4: original, "
-                       "bn_after_add, relu_before_add, relu_preact, full_preact")
-    group.add_argument("--shortcut", help="shortcut of Fig. 2: identity, constant_scaling, "
-                       "exclusive_gating, shortcut_only_gating, conv1x1, dropout")
-    group.add_argument("--downsample", help="zero_pad (option A) or projection (option B)")
-    group.add_argument("--stride-at", help="first (paper) or conv3x3 (fb.resnet.torch)")
-    group.add_argument("--gate-bias-init", type=float, help="gating shortcuts' b_g (-6)")
-    group.add_argument("--shortcut-scale", type=float, help="constant scaling's lambda (0.5)")
-    group.add_argument("--scale-residual", action="store_true", default=None,
-                       help="constant scaling: also scale F by 1 - lambda")
-    group.add_argument("--dropout-rate", type=float, help="dropout shortcut's rate (0.5)")
-    group.add_argument("--no-dropout-rescale", dest="dropout_rescale", action="store_false",
-                       default=None, help="dropout shortcut without the 1/(1-p) rescale")
-    return group
-
-
-def model_options(args):
-    """The shortcut options given on the command line, as builder keyword arguments."""
-    names = ("gate_bias_init", "shortcut_scale", "scale_residual", "dropout_rate",
-             "dropout_rescale")
-    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
-
-
 def add_arguments(parser):
     """Adds the subcommand's arguments to an `argparse` parser."""
-    _add_model_arguments(parser).add_argument(
+    add_model_arguments(parser).add_argument(
         "--init-weights", help="start from these weights (path, tag or hf://)")
     data = parser.add_argument_group("data")
     data.add_argument("--data", default="cifar10", help="cifar10, cifar100, imagenet2012 "
