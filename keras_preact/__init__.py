@@ -28,6 +28,7 @@ _EXPORTS = {
     **dict.fromkeys(("BatchNormalization", "InferenceMode", "UnscaledDropout",
                      "ZeroPadShortcut"), "layers"),
     **dict.fromkeys(("build_resnet", "create_model", "list_models", "model_name"), "model"),
+    **dict.fromkeys(("Preprocessing",), "normalization"),
     **dict.fromkeys(("decode_predictions", "preprocess_input"), "preprocessing"),
     **dict.fromkeys(("load_weights", "resolve_weights"), "pretrained"),
     **dict.fromkeys(("ChecksumError", "IncompatibleWeightsError", "PublishError",

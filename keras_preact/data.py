@@ -1,6 +1,6 @@
 """Training and evaluation data: CIFAR-10/100 and ImageNet through tensorflow-datasets,
-or any folder laid out `split/class/*.{jpg,jpeg,png}`, and the per-channel normalisation
-that belongs to a set of weights.
+or any folder laid out `split/class/*.{jpg,jpeg,png}`, and which normalisation a source
+gets (the `Preprocessing` type itself is in `keras_preact.normalization`).
 
 Small images (CIFAR) are decoded once into a uint8 array (`ArraySplit`, PIL, so the
 pixels are the same on every backend), optionally cached as `.npy` files; unreadable
@@ -12,8 +12,8 @@ do, when called.
 Example:
     >>> train = load_split("/data/cifar10-jpeg", "train")       # ArraySplit
     >>> test = load_split("/data/cifar10-jpeg", "test", class_names=train.class_names)
-    >>> train.skipped, CIFAR10.as_dict()["mean"]
-    (0, [125.3, 123.0, 113.9])
+    >>> train.skipped, CIFAR10.pixel_mean
+    (0, (125.3, 123.0, 113.9))
 """
 
 import concurrent.futures
@@ -26,65 +26,27 @@ import sys
 
 import numpy as np
 
+from keras_preact.normalization import (
+    CIFAR10, CIFAR100, IMAGENET, PRESETS, Preprocessing, pixel_normalization)  # noqa: F401
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 TFDS_NAMES = ("cifar10", "cifar100", "imagenet2012")
 AUGMENTATIONS = ("cifar", "imagenet", "none")
 
 
-@dataclasses.dataclass(frozen=True)
-class Normalization:
-    """Per-channel normalisation `(x - mean) / std` of RGB pixels on the 0-255 scale.
-
-    This is data that belongs to a set of weights: record `as_dict()` in the weights'
-    metadata and apply the same values at inference.
-
-    Attributes:
-        mean: per-channel mean (R, G, B), 0-255 scale.
-        std: per-channel standard deviation (R, G, B), 0-255 scale.
-        name: a short label ("cifar10", "imagenet", "computed", ...).
-    """
-
-    mean: tuple
-    std: tuple
-    name: str = "custom"
-
-    def __post_init__(self):
-        if len(self.mean) != 3 or len(self.std) != 3:
-            raise ValueError(f"mean and std need 3 values (RGB), got {self.mean}, {self.std}.")
-        if min(self.std) <= 0:
-            raise ValueError(f"std must be positive, got {self.std}.")
-
-    def as_dict(self):
-        """The values as JSON-ready data: `{"name", "mean", "std", "scale"}`."""
-        return {"name": self.name, "mean": list(self.mean), "std": list(self.std),
-                "scale": "0-255"}
-
-    def apply(self, images):
-        """Normalises uint8 or 0-255 float images (numpy, channels last) to float32."""
-        out = np.array(images, np.float32)
-        # Broadcasting over whole pixel rows is ~5x faster than over the 3 channels.
-        rows = out.reshape(out.shape[:-2] + (-1,)) if out.ndim >= 2 else out
-        width = rows.shape[-1] // 3
-        rows -= np.tile(np.asarray(self.mean, np.float32), width)
-        rows *= np.tile(1.0 / np.asarray(self.std, np.float32), width)
-        return out
-
-
-# fb.resnet.torch datasets/cifar10.lua and cifar100.lua (the authors' code builds on it).
-CIFAR10 = Normalization((125.3, 123.0, 113.9), (63.0, 62.1, 66.7), "cifar10")
-CIFAR100 = Normalization((129.3, 124.1, 112.4), (68.2, 65.4, 70.4), "cifar100")
-# fb.resnet.torch datasets/imagenet.lua: (0.485, 0.456, 0.406) / (0.229, 0.224, 0.225) x 255.
-IMAGENET = Normalization((123.675, 116.28, 103.53), (58.395, 57.12, 57.375), "imagenet")
-NORMALIZATIONS = {n.name: n for n in (CIFAR10, CIFAR100, IMAGENET)}
+# The names earlier versions used: a mean/std on the 0-255 scale, and the presets.
+Normalization = pixel_normalization
+NORMALIZATIONS = PRESETS
 
 
 def compute_normalization(images, name="computed"):
-    """Per-channel mean and (population) std of a uint8 NHWC array, as a `Normalization`."""
+    """Per-channel mean and (population) std of a uint8 NHWC array, as a `Preprocessing`
+    on the 0-255 scale."""
     pixels = np.asarray(images).reshape(-1, images.shape[-1]).astype(np.float64)
     mean = pixels.mean(axis=0)
     std = pixels.std(axis=0)
-    return Normalization(tuple(round(float(v), 3) for v in mean),
-                         tuple(round(float(v), 3) for v in std), name)
+    return pixel_normalization(tuple(round(float(v), 3) for v in mean),
+                               tuple(round(float(v), 3) for v in std), name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -463,7 +425,7 @@ def default_normalization(data, num_classes):
 
 __all__ = [
     "AUGMENTATIONS", "ArraySplit", "CIFAR10", "CIFAR100", "FolderListing", "IMAGENET",
-    "IMAGE_EXTENSIONS", "NORMALIZATIONS", "Normalization", "StreamSplit", "TFDS_NAMES",
+    "IMAGE_EXTENSIONS", "NORMALIZATIONS", "Normalization", "Preprocessing", "StreamSplit", "TFDS_NAMES",
     "compute_normalization", "decode_image", "decode_listing", "default_eval_split",
     "default_normalization", "list_image_folder", "load_folder_arrays", "load_split",
     "load_tfds_arrays",

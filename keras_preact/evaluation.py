@@ -9,6 +9,8 @@ import time
 import keras
 import numpy as np
 
+from keras_preact.normalization import Preprocessing
+
 
 def _numpy(value):
     return np.asarray(keras.ops.convert_to_numpy(value) if not isinstance(value, np.ndarray)
@@ -87,22 +89,13 @@ def _weights_metadata(weights):
 
 
 def _registry_normalization(weights, model_name):
-    from keras_preact import data
+    from keras_preact import preprocessing
+    from keras_preact.errors import WeightsError
 
     try:
-        from keras_preact import preprocessing
-        from keras_preact.errors import WeightsError
-    except ImportError:
-        return None
-    try:
-        found = preprocessing.get_preprocessing(f"{model_name}.{weights}")
+        return preprocessing.get_preprocessing(f"{model_name}.{weights}")
     except WeightsError:
         return None
-    if found.mean is None or found.std is None:
-        return None
-    scale = found.scale or 1.0
-    return data.Normalization(tuple(m / scale for m in found.mean),
-                              tuple(s / scale for s in found.std), f"{model_name}.{weights}")
 
 
 def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
@@ -156,8 +149,7 @@ def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
                          "CIFAR-size images are evaluated whole.")
     if normalization == "auto":
         found = meta.get("normalization")
-        norm = data.Normalization(tuple(found["mean"]), tuple(found["std"]), found["name"]) \
-            if found else None
+        norm = Preprocessing.from_dict(found) if found else None
         if norm is None and spec.get("model"):
             norm = _registry_normalization(weights, spec["model"].strip().lower())
         norm = norm or data.default_normalization(data_source, test.num_classes)
@@ -179,7 +171,7 @@ def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
     metrics = evaluate_classifier(model, batches, test.class_names,
                                   top_k=min(5, test.num_classes))
     return {"model": model.name, "weights": str(weights), "data": test.source, "split": split,
-            "image_size": image_size, "normalization": norm.as_dict(),
+            "image_size": image_size, "normalization": norm.to_dict(),
             "crop_fraction": None if isinstance(test, data.ArraySplit) else (
                 crop_fraction or pipelines.CROP_FRACTION),
             "skipped_unreadable": getattr(test, "skipped", None), **metrics,

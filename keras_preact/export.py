@@ -78,19 +78,9 @@ def _tensorflow():
 def _preprocessing(preprocessing):
     if preprocessing is None:
         return None
-    from keras_preact.finetune import as_preprocessing
+    from keras_preact.preprocessing import get_preprocessing
 
-    return as_preprocessing(preprocessing)
-
-
-def _normalise(images, pre):
-    """`(x * scale - mean) / std` in float32 (numpy or TensorFlow tensors)."""
-    x = images * np.float32(pre.scale)
-    if pre.mean is not None:
-        x = x - np.asarray(pre.mean, np.float32)
-    if pre.std is not None:
-        x = x / np.asarray(pre.std, np.float32)
-    return x
+    return get_preprocessing(preprocessing, presets=True)
 
 
 def _input_shape(model, input_size):
@@ -130,7 +120,7 @@ def build_export_archive(model, *, include_preprocessing=False, preprocessing=No
         model: a single-input Keras model (any network of the zoo, a transfer model, a
             feature extractor).
         include_preprocessing: normalise raw [0, 255] pixels in the graph.
-        preprocessing: the normalisation (anything `keras_preact.finetune.as_preprocessing`
+        preprocessing: the normalisation (anything `keras_preact.preprocessing.get_preprocessing`
             takes); required with `include_preprocessing`.
         input_dtype: "float32" or "uint8"; default "uint8" with `include_preprocessing`,
             else "float32".
@@ -163,7 +153,7 @@ def build_export_archive(model, *, include_preprocessing=False, preprocessing=No
     def serve(image):
         x = tf.cast(image, tf.float32)
         if include_preprocessing:
-            x = _normalise(x, pre)
+            x = pre.transform(x)
         return _as_dict(model(x, training=False), names)
 
     archive = keras.export.ExportArchive()
@@ -255,7 +245,7 @@ def _representative(images, pre, include_preprocessing, input_dtype, input_shape
     if include_preprocessing:
         samples = images.astype(input_dtype)
     elif pre is not None:
-        samples = _normalise(images.astype(np.float32), pre)
+        samples = pre.transform(images.astype(np.float32))
     else:
         samples = images.astype(np.float32)
 
@@ -464,7 +454,7 @@ def reference_outputs(model, images, *, include_preprocessing=False, preprocessi
     """
     x = np.asarray(images, np.float32)
     if include_preprocessing:
-        x = _normalise(x, _preprocessing(preprocessing))
+        x = _preprocessing(preprocessing).transform(x)
     outputs = _as_dict(model.predict(x, verbose=0, batch_size=32),
                        output_names(model, output_name))
     return {k: np.asarray(v) for k, v in outputs.items()}
@@ -524,7 +514,7 @@ def verify_export(path, model, images, *, include_preprocessing=False, preproces
     else:
         inputs = images.astype(np.float32)
         if pre is not None:
-            inputs = _normalise(inputs, pre)
+            inputs = pre.transform(inputs)
     reference = reference_outputs(model, inputs, include_preprocessing=include_preprocessing,
                                   preprocessing=pre, output_name=output_name)
     if str(path).endswith(".onnx"):

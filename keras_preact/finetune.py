@@ -52,51 +52,12 @@ from keras_preact import pipelines as _pipelines
 from keras_preact.archs import ARCHS
 from keras_preact.layers import InferenceMode  # where it lived before; a layer
 from keras_preact.model import create_model
-from keras_preact.registry import Preprocessing
+from keras_preact.normalization import Preprocessing  # noqa: F401  (as before)
+from keras_preact.preprocessing import get_preprocessing
 
 BN_MODES = ("frozen", "affine")
 AUGMENTATIONS = ("cifar", "none")
 VALIDATION_SPLITS = ("val", "validation", "test")
-
-
-def as_preprocessing(value):
-    """Turns any description of an input normalisation into a `Preprocessing`
-    (`(x * scale - mean) / std` on RGB pixels in [0, 255]).
-
-    Args:
-        value: a `keras_preact.registry.Preprocessing`; a `keras_preact.data.Normalization`
-            or its name ("cifar10", "cifar100", "imagenet"); a dict with "mean", "std"
-            and optionally "scale" (as written in summaries and `keras_preact.json`); or
-            anything `keras_preact.preprocessing.get_preprocessing` accepts (a weights
-            entry, a resolved weights file, a registered name).
-
-    Raises:
-        ValueError: the value describes no normalisation.
-    """
-    if isinstance(value, Preprocessing):
-        return value
-    if isinstance(value, str) and value in _data.NORMALIZATIONS:
-        value = _data.NORMALIZATIONS[value]
-    if isinstance(value, _data.Normalization):
-        return Preprocessing(scale=1.0, mean=value.mean, std=value.std)
-    if isinstance(value, dict):
-        scale = value.get("scale", 1.0)
-        # data.Normalization.as_dict() spells "pixels in [0, 255]" as the string "0-255".
-        scale = 1.0 if isinstance(scale, str) else float(scale)
-        return Preprocessing(scale=scale, mean=value.get("mean"), std=value.get("std"))
-    from keras_preact import preprocessing
-
-    return preprocessing.get_preprocessing(value)
-
-
-def as_normalization(value):
-    """The `keras_preact.data.Normalization` (mean/std on the 0-255 scale) equal to
-    `as_preprocessing(value)`, for the data pipelines."""
-    pre = as_preprocessing(value)
-    mean = (0.0, 0.0, 0.0) if pre.mean is None else pre.mean
-    std = (1.0, 1.0, 1.0) if pre.std is None else pre.std
-    return _data.Normalization(tuple(m / pre.scale for m in mean),
-                               tuple(s / pre.scale for s in std), "weights")
 
 
 def local_metadata(weights):
@@ -119,7 +80,7 @@ def local_metadata(weights):
             recorded = json.loads((folder / name).read_text())
             if key not in recorded:
                 continue
-            found = {"preprocessing": as_preprocessing(recorded[key])}
+            found = {"preprocessing": get_preprocessing(recorded[key], presets=True)}
             size = recorded.get("image_size")
             if size:
                 found["image_size"] = int(size[0] if isinstance(size, list) else size)
@@ -155,7 +116,8 @@ def resolve_preprocessing(weights=None, model_name=None, preprocessing=None):
     Args:
         weights: the `weights=` of the backbone (tag, hf:// address or path).
         model_name: canonical model name the weights belong to.
-        preprocessing: an explicit normalisation (anything `as_preprocessing` takes).
+        preprocessing: an explicit normalisation (anything
+            `keras_preact.preprocessing.get_preprocessing` takes).
 
     Returns:
         A `Preprocessing`.
@@ -165,7 +127,7 @@ def resolve_preprocessing(weights=None, model_name=None, preprocessing=None):
             would silently mis-normalise the inputs of pretrained features.
     """
     if preprocessing is not None:
-        return as_preprocessing(preprocessing)
+        return get_preprocessing(preprocessing, presets=True)
     entry = weights_metadata(weights, model_name)
     if entry is not None:
         return entry.preprocessing
@@ -175,7 +137,7 @@ def resolve_preprocessing(weights=None, model_name=None, preprocessing=None):
     source = "random initialisation" if weights is None else f"weights={str(weights)!r}"
     raise ValueError(
         f"The input normalisation of {source} is unknown (no registry metadata). "
-        "Pass preprocessing= (e.g. 'cifar10', 'imagenet', a data.Normalization or "
+        "Pass preprocessing= (e.g. 'cifar10', 'imagenet', a Preprocessing or "
         "{'mean': [...], 'std': [...]} on the 0-255 scale); on the command line "
         "--normalization NAME or --mean R G B --std R G B."
     )
@@ -343,7 +305,7 @@ def finetune(model, train, validation=None, *, preprocessing, head_epochs=5,
             with images uint8 (N, H, W, 3) on the 0-255 scale and integer labels.
         validation: the same for validation, or None.
         preprocessing: the normalisation the backbone was trained with (anything
-            `as_preprocessing` takes; see `resolve_preprocessing`).
+            `keras_preact.preprocessing.get_preprocessing` takes; see `resolve_preprocessing`).
         head_epochs: epochs of the head phase.
         finetune_epochs: epochs with the last `unfreeze` stages trainable (0 skips it).
         unfreeze: number (or names) of stages to unfreeze, as for `unfreeze_stages`.
@@ -371,19 +333,18 @@ def finetune(model, train, validation=None, *, preprocessing, head_epochs=5,
     num_classes = model.output_shape[-1]
     train = _as_split(train, "train", num_classes)
     validation = _as_split(validation, "validation", num_classes)
-    pre = as_preprocessing(preprocessing)
-    normalization = as_normalization(pre)
+    pre = get_preprocessing(preprocessing, presets=True)
     batch_size = min(batch_size, len(train))
     validation_data = None
     if validation is not None:
-        validation_data = (normalization.apply(validation.images),
+        validation_data = (pre.apply(validation.images),
                            _pipelines.one_hot(validation.labels, num_classes))
 
     history = {"epoch": [], "phase": []}
 
     def run_phase(phase, epochs, first_epoch):
         batches = _pipelines.ArrayTrainBatches(train, batch_size=batch_size,
-                                               normalization=normalization, seed=seed,
+                                               normalization=pre, seed=seed,
                                                initial_epoch=first_epoch, augment=augment)
         fitted = model.fit(iter(batches), steps_per_epoch=batches.steps_per_epoch,
                            epochs=first_epoch + epochs, initial_epoch=first_epoch,
@@ -429,17 +390,10 @@ def finetune(model, train, validation=None, *, preprocessing, head_epochs=5,
         "num_classes": num_classes,
         "class_names": list(train.class_names),
         "image_size": list(model.input_shape[1:3]),
-        "preprocessing": _preprocessing_dict(pre),
+        "preprocessing": pre.to_dict(),
         "wall_time_s": round(time.perf_counter() - start, 3),
     }
     return FineTuneResult(model, history, summary)
-
-
-def _preprocessing_dict(pre):
-    """A `Preprocessing` as JSON-ready data, the layout of `keras_preact.json`."""
-    return {"scale": pre.scale,
-            "mean": None if pre.mean is None else list(pre.mean),
-            "std": None if pre.std is None else list(pre.std)}
 
 
 def _validation_split(data_dir, split):
@@ -539,7 +493,6 @@ def _finite(value):
     return value
 
 
-__all__ = ["AUGMENTATIONS", "BN_MODES", "FineTuneResult", "InferenceMode", "as_normalization",
-           "as_preprocessing", "build_transfer_model", "default_image_size", "finetune",
+__all__ = ["AUGMENTATIONS", "BN_MODES", "FineTuneResult", "InferenceMode", "build_transfer_model", "default_image_size", "finetune",
            "finetune_folder", "freeze_backbone", "resolve_preprocessing",
            "unfreeze_stages", "weights_metadata"]

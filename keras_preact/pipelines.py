@@ -47,7 +47,7 @@ def pad_crop_flip(images, normalization, rng, pad=4, part=slice(None)):
 
     Args:
         images: uint8 (B, H, W, C).
-        normalization: a `Normalization`.
+        normalization: a `keras_preact.normalization.Preprocessing`.
         rng: a `numpy.random.Generator`.
         pad: padding on each side.
         part: the rows of a larger batch that `images` are: the draws are made for the
@@ -92,7 +92,7 @@ class ArrayTrainBatches:
     Args:
         split: an `ArraySplit`.
         batch_size: global batch size.
-        normalization: a `Normalization`.
+        normalization: a `keras_preact.normalization.Preprocessing`.
         seed: data seed.
         initial_epoch: first epoch to produce (to resume).
         augment: "cifar" (pad-crop-flip) or "none".
@@ -165,7 +165,7 @@ class ArrayEvalBatches(keras.utils.PyDataset):
     Args:
         split: an `ArraySplit`.
         batch_size: batch size.
-        normalization: a `Normalization`.
+        normalization: a `keras_preact.normalization.Preprocessing`.
         shard: `(start, stop)` rows of every batch that this process feeds (multi-process
             data parallelism); default all.
     """
@@ -200,8 +200,8 @@ class ArrayEvalBatches(keras.utils.PyDataset):
 def _tf_normalize(images, normalization):
     import tensorflow as tf
 
-    mean = tf.constant(normalization.mean, tf.float32)
-    std = tf.constant(normalization.std, tf.float32)
+    mean = tf.constant(normalization.pixel_mean, tf.float32)
+    std = tf.constant(normalization.pixel_std, tf.float32)
     return (tf.cast(images, tf.float32) - mean) / std
 
 
@@ -300,7 +300,7 @@ def tf_train_dataset(split, *, batch_size, normalization, seed=0, initial_epoch=
     Args:
         split: an `ArraySplit` or `StreamSplit`.
         batch_size: global batch size (a strategy splits it over replicas).
-        normalization: a `Normalization`.
+        normalization: a `keras_preact.normalization.Preprocessing`.
         seed: data seed.
         initial_epoch: first epoch (to resume); epochs: end epoch (exclusive).
         augment: "cifar" (pad 4, crop, flip), "imagenet" (random-resized crop of

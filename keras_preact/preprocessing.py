@@ -14,7 +14,8 @@ import numpy as np
 from keras_preact import labels as _labels
 from keras_preact import registry as _registry
 from keras_preact.errors import WeightsError
-from keras_preact.registry import Preprocessing, WeightsEntry
+from keras_preact.normalization import PRESETS, Preprocessing
+from keras_preact.registry import WeightsEntry
 
 
 def _entry(weights, registry):
@@ -29,20 +30,29 @@ def _entry(weights, registry):
     return None
 
 
-def get_preprocessing(weights, *, registry=None):
-    """The `Preprocessing` of a weight set.
+def get_preprocessing(weights, *, registry=None, presets=False):
+    """The `Preprocessing` that `weights` name: the one resolver of every description of
+    an input normalisation in this package.
 
     Args:
-        weights: a `WeightsEntry`, a `ResolvedWeights`, a `Preprocessing`, a registered
-            name ("preact_resnet164.cifar10"), or a tag ("cifar10") when every registered
-            weight set with that tag is normalised the same way.
+        weights: a `Preprocessing`; a dict as `Preprocessing.to_dict()` writes (without
+            "scale", mean and std are on the 0-255 scale); a `WeightsEntry` or
+            `ResolvedWeights`; a registered name ("preact_resnet164.cifar10"); a tag
+            ("cifar10") when every registered weight set with that tag is normalised the
+            same way; with `presets`, also a dataset preset ("cifar10", "cifar100",
+            "imagenet") when no registered weights carry that tag.
         registry: a mapping name -> `WeightsEntry` to use instead of the package's.
+        presets: accept the presets' names (where a normalisation is asked for, not
+            the normalisation of some weights).
 
     Raises:
         WeightsError: the weights are unknown, or a bare tag is ambiguous.
+        ValueError: a malformed dict.
     """
     if isinstance(weights, Preprocessing):
         return weights
+    if isinstance(weights, dict):
+        return Preprocessing.from_dict(weights)
     entry = _entry(weights, registry)
     if entry is not None:
         return entry.preprocessing
@@ -51,6 +61,8 @@ def get_preprocessing(weights, *, registry=None):
         found = {e.preprocessing for e in entries if e.tag == weights}
         if len(found) == 1:
             return found.pop()
+        if presets and not found and weights in PRESETS:
+            return PRESETS[weights]
         reason = "no registered weights have" if not found else "weights differ for"
         raise WeightsError(
             f"Cannot tell the preprocessing of weights={weights!r}: {reason} that tag. "
@@ -88,12 +100,7 @@ def preprocess_input(x, weights, *, registry=None):
         raise ValueError(
             f"preprocess_input expects channels-last RGB images (..., 3); got shape {x.shape}."
         )
-    x = x * np.float32(pre.scale)
-    if pre.mean is not None:
-        x = x - np.asarray(pre.mean, dtype=np.float32)
-    if pre.std is not None:
-        x = x / np.asarray(pre.std, dtype=np.float32)
-    return x
+    return pre.transform(x)
 
 
 def get_label_names(weights, *, registry=None):

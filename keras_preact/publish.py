@@ -28,6 +28,7 @@ import shutil
 from keras_preact import hub, pretrained
 from keras_preact import registry as _registry
 from keras_preact.errors import PublishError, WeightsError
+from keras_preact.normalization import Preprocessing
 from keras_preact.registry import Metric
 from keras_preact.version import __version__
 
@@ -138,7 +139,7 @@ def draft_entry(weights_file, measured, training, *, tag, repo_id=None, recipe=N
 
     Raises:
         PublishError: the summary lacks what an entry needs, or the normalisation is not
-            a per-channel mean/std on the 0-255 scale.
+            a per-channel mean/std.
     """
     try:
         build, norm = training["build"], training["data"]["normalization"]
@@ -146,9 +147,13 @@ def draft_entry(weights_file, measured, training, *, tag, repo_id=None, recipe=N
     except (KeyError, TypeError) as error:
         raise PublishError(f"The training summary lacks {error}: pass the summary.json "
                            "that `keras-preact train` wrote.") from None
-    if norm.get("scale") != "0-255" or norm.get("mean") is None or norm.get("std") is None:
-        raise PublishError(f"Cannot record the normalisation {norm}: expected a mean and std "
-                           "on the 0-255 scale.")
+    try:
+        pre = Preprocessing.from_dict(norm)
+    except ValueError as error:
+        raise PublishError(f"Cannot record the normalisation {norm}: {error}") from None
+    if pre.mean is None or pre.std is None:
+        raise PublishError(f"Cannot record the normalisation {norm}: expected a per-channel "
+                           "mean and std.")
     classes = int(build["classes"])
     dataset = measured[0].dataset if measured else tag
     shipped = _registry.labels_for(dataset) if dataset in ("cifar10", "cifar100") else None
@@ -161,7 +166,7 @@ def draft_entry(weights_file, measured, training, *, tag, repo_id=None, recipe=N
         sha256=hub.sha256sum(weights_file), file_size=os.path.getsize(weights_file),
         num_params=num_params, num_classes=classes, label_names=label_names,
         input_size=tuple(build["input_shape"][:2]),
-        preprocessing=_registry.Preprocessing(scale=1.0, mean=norm["mean"], std=norm["std"]),
+        preprocessing=dataclasses.replace(pre, name=None),
         metrics=tuple(measured), recipe=recipe or training.get("command", ""), paper=paper,
         dataset=DATASETS.get(dataset, (None, ""))[1], license=license,
         description=description,

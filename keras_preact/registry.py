@@ -29,34 +29,13 @@ from keras_preact.errors import (  # noqa: F401  (also importable from here, as 
     WeightsUnavailableError,
 )
 from keras_preact.hub import is_commit_sha, is_repo_id
+from keras_preact.normalization import Preprocessing  # noqa: F401  (importable from here)
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[a-z0-9_]+\.[a-z0-9_]+")
 
 # The `revision` of an entry whose file is not on the Hub yet (see `WeightsEntry`).
 UNPUBLISHED = None
-
-
-@dataclasses.dataclass(frozen=True)
-class Preprocessing:
-    """How raw RGB pixels in [0, 255] become the network's input:
-    `(x * scale - mean) / std`, per channel.
-
-    Attributes:
-        scale: multiplier applied first (1/255 maps pixels to [0, 1]).
-        mean: per-channel mean subtracted after scaling, or None for no centring.
-        std: per-channel divisor applied last, or None for no division.
-    """
-
-    scale: float = 1.0 / 255.0
-    mean: tuple | None = None
-    std: tuple | None = None
-
-    def __post_init__(self):
-        for field in ("mean", "std"):
-            value = getattr(self, field)
-            if value is not None:
-                object.__setattr__(self, field, tuple(float(v) for v in value))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,7 +164,8 @@ class WeightsEntry:
     def to_dict(self):
         """The entry as JSON-ready data (the content of a repo's `keras_preact.json`)."""
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        data["preprocessing"] = dataclasses.asdict(self.preprocessing)
+        data["preprocessing"] = {k: v for k, v in self.preprocessing.to_dict().items()
+                                 if k != "name"}
         data["metrics"] = [dataclasses.asdict(m) for m in self.metrics]
         data["paper"] = None if self.paper is None else dataclasses.asdict(self.paper)
         data["model_args"] = dict(self.model_args)
@@ -204,12 +184,14 @@ class WeightsEntry:
         fields = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in fields}
         try:
-            values["preprocessing"] = Preprocessing(**values.get("preprocessing", {}))
+            # A missing scale means the type's default (1/255) here, as it always has.
+            values["preprocessing"] = Preprocessing.from_dict(
+                {"scale": Preprocessing.scale, **values.get("preprocessing", {})})
             values["metrics"] = tuple(Metric(**m) for m in values.get("metrics", ()))
             if values.get("paper") is not None:
                 values["paper"] = PaperResult(**values["paper"])
             return cls(**values)
-        except TypeError as error:
+        except (TypeError, ValueError) as error:
             raise WeightsError(f"Malformed weights metadata: {error}.") from None
 
 

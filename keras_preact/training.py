@@ -434,7 +434,7 @@ def train(config, *, extra_callbacks=()):
     build = {**{k: v for k, v in spec.items() if v not in (None, {})},
              "classes": train_split.num_classes, "input_shape": [image_size, image_size, 3]}
     metadata = {"model": model.name, "build": build, "class_names": list(train_split.class_names),
-                "normalization": normalization.as_dict(), "image_size": image_size,
+                "normalization": normalization.to_dict(), "image_size": image_size,
                 "data": train_split.source, "eval_split": eval_split,
                 "test": {k: v for k, v in (results or {}).items() if "error" in k},
                 "recipe": recipe.as_dict()}
@@ -445,7 +445,7 @@ def train(config, *, extra_callbacks=()):
                  "train_examples": len(train_split), "eval_examples": len(test_split),
                  "skipped_unreadable": {"train": getattr(train_split, "skipped", None),
                                         "eval": getattr(test_split, "skipped", None)},
-                 "normalization": normalization.as_dict(), "image_size": image_size,
+                 "normalization": normalization.to_dict(), "image_size": image_size,
                  "pipeline": pipeline},
         "recipe": recipe.as_dict(), "dtype_policy": policy, "seed": config.seed,
         "epochs_planned": planner.planned if planner else epochs, "epochs_completed": done["epoch"] if done else 0,

@@ -82,9 +82,9 @@ def test_limit_is_a_seeded_subset(folder):
 def test_normalisation_is_data():
     assert data.CIFAR10.mean == (125.3, 123.0, 113.9)
     assert data.CIFAR10.std == (63.0, 62.1, 66.7)
-    assert data.CIFAR10.as_dict() == {"name": "cifar10", "mean": [125.3, 123.0, 113.9],
-                                      "std": [63.0, 62.1, 66.7], "scale": "0-255"}
-    assert json.loads(json.dumps(data.IMAGENET.as_dict()))["std"][0] == 58.395
+    assert data.CIFAR10.to_dict() == {"name": "cifar10", "mean": [125.3, 123.0, 113.9],
+                                      "std": [63.0, 62.1, 66.7], "scale": 1.0}
+    assert json.loads(json.dumps(data.IMAGENET.to_dict()))["std"][0] == 58.395
     np.testing.assert_allclose(data.CIFAR10.apply(np.array(data.CIFAR10.mean)), 0, atol=1e-6)
     pixels = np.array([[[[125.3 + 63.0, 123.0, 113.9 - 66.7]]]])
     np.testing.assert_allclose(data.CIFAR10.apply(pixels), [[[[1, 0, -1]]]], atol=1e-5)

@@ -156,17 +156,18 @@ def test_unfreeze_stages_counts_from_the_last():
 
 
 def test_preprocessing_descriptions_agree():
+    from keras_preact.preprocessing import get_preprocessing
+
     images = np.random.default_rng(0).integers(0, 256, (2, 4, 4, 3)).astype(np.uint8)
     expected = data.CIFAR10.apply(images)
-    for value in ("cifar10", data.CIFAR10, data.CIFAR10.as_dict(),
+    for value in ("cifar10", data.CIFAR10, data.CIFAR10.to_dict(),
                   {"mean": data.CIFAR10.mean, "std": data.CIFAR10.std},
                   Preprocessing(1 / 255, tuple(m / 255 for m in data.CIFAR10.mean),
                                 tuple(s / 255 for s in data.CIFAR10.std))):
-        pre = finetune.as_preprocessing(value)
+        pre = get_preprocessing(value, presets=True)
         manual = (images * np.float32(pre.scale) - np.float32(pre.mean)) / np.float32(pre.std)
         np.testing.assert_allclose(manual, expected, rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(finetune.as_normalization(value).apply(images), expected,
-                                   rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(pre.apply(images), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_unknown_preprocessing_is_refused(tmp_path):
@@ -246,7 +247,9 @@ def test_metadata_recorded_by_training_is_used(tmp_path):
     kp.PreActResNet20().save_weights(path)
     (tmp_path / "model.json").write_text(json.dumps({
         "model": "preact_resnet20", "class_names": ["a", "b"], "image_size": 48,
-        "normalization": data.CIFAR100.as_dict()}))
+        # The layout of model.json before keras_preact.normalization existed.
+        "normalization": {"name": "cifar100", "mean": list(data.CIFAR100.mean),
+                          "std": list(data.CIFAR100.std), "scale": "0-255"}}))
     assert finetune.default_image_size("preact_resnet20", str(path)) == 48
     pre = finetune.resolve_preprocessing(str(path), "preact_resnet20")
     assert (pre.scale, pre.mean, pre.std) == (1.0, data.CIFAR100.mean, data.CIFAR100.std)

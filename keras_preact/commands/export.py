@@ -81,6 +81,7 @@ def _load(args):
 
     from keras_preact import finetune
     from keras_preact.model import create_model
+    from keras_preact.preprocessing import get_preprocessing
 
     explicit = explicit_normalization(args)
     if (args.model is None) == (args.model_file is None):
@@ -91,7 +92,8 @@ def _load(args):
                              "--model-file.")
         model = keras.saving.load_model(args.model_file)
         recorded = finetune.local_metadata(args.model_file)
-        pre = finetune.as_preprocessing(explicit) if explicit else recorded.get("preprocessing")
+        pre = (get_preprocessing(explicit, presets=True) if explicit
+               else recorded.get("preprocessing"))
         return model, pre, recorded.get("class_names")
     name = args.model.strip().lower()
     size = args.image_size or finetune.default_image_size(name, args.weights)
