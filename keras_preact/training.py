@@ -241,23 +241,56 @@ def _throughput(rows):
     return (float(np.median(steady)) if steady else None), (values[0] if values else None)
 
 
-def train(config, *, extra_callbacks=()):
-    """Trains, evaluates and reports one run (see the module docstring).
+@dataclasses.dataclass
+class RunPlan:
+    """What `plan_run` settles before anything is written: the resumed state, data,
+    recipe, distribution, precision and epoch counts of one run."""
 
-    Args:
-        config: a `TrainConfig`.
-        extra_callbacks: further Keras callbacks (e.g. for tests or custom logging).
+    output: pathlib.Path
+    checkpoint: Checkpoint
+    state: dict | None
+    backend: str
+    pipeline: str
+    spec: dict
+    family: str
+    dist: object
+    recipe: object
+    auto_epochs: bool
+    train_split: object
+    test_split: object
+    eval_split: str
+    image_size: int
+    normalization: object
+    steps_per_epoch: int
+    epochs: int
+    schedule: object
+    initial_epoch: int
+    policy: str
+    notes: list
 
-    Returns:
-        The summary dict also written to `summary.json`; `summary["status"]` is
-        "completed", "time_budget" (stopped early, checkpoint usable), "nan" (diverged;
-        last good checkpoint kept) or "interrupted".
+
+@dataclasses.dataclass
+class FitOutcome:
+    """What `fit_run` hands to the report."""
+
+    status: str
+    results: dict | None
+    steps: int
+    epochs: int
+    guard: object
+    runlog: object
+    budget: object
+    planner: object
+
+
+def plan_run(config):
+    """Checks `config` and settles the run (`RunPlan`) without writing anything, so that
+    bad input leaves no output folder behind.
 
     Raises:
-        ValueError: inconsistent settings (message says which), an output folder that
-            already has a checkpoint without `resume`, or a resume with other settings.
+        ValueError: inconsistent settings, data smaller than one batch, a checkpoint
+            without `resume`, or a resume with other settings.
     """
-    start = time.monotonic()
     output = pathlib.Path(config.output)
     checkpoint = Checkpoint(output)
     state = checkpoint.read_state()
@@ -272,7 +305,6 @@ def train(config, *, extra_callbacks=()):
     pipeline = config.pipeline
     if pipeline == "auto":
         pipeline = "tf" if backend == "tensorflow" else "numpy"
-
     spec = {"model": config.model, "depth": config.depth, "model_options": config.model_options,
             **{k: getattr(config, k) for k in MODEL_FIELDS}}
     family = model_family(spec)
@@ -299,178 +331,239 @@ def train(config, *, extra_callbacks=()):
             "scales with it from --reference-batch) or more images.")
     steps_full = len(train_split) // recipe.batch_size
     steps_per_epoch = min(steps_full, config.steps_per_epoch or steps_full)
-    epochs = recipe.fit_epochs(len(train_split), steps_per_epoch)
-    schedule = recipe.learning_rate_schedule(len(train_split), steps_per_epoch)
-    initial_epoch = state["epoch"] if state else 0
-    if auto_epochs:
-        epochs = AUTO_EPOCHS_CAP
     notes = []
     advice = runtime.onednn_advice() if backend == "tensorflow" else None
     if advice:
         notes.append(advice)
         print(f"Note: {advice}", file=sys.stderr, flush=True)
-    policy = _mixed_precision(recipe.mixed_precision)
-    previous_policy = keras.config.dtype_policy()
-    seed_everything(config.seed)
-    output.mkdir(parents=True, exist_ok=True)  # after every check: bad input leaves none
-    keras.config.set_dtype_policy(policy)
-    writer = checkpoint  # where this process saves (see the trap below)
-    try:
-        with dist.scope():
-            model = build_model(
-                spec, classes=train_split.num_classes, input_shape=(image_size, image_size, 3),
-                classifier_activation=None, weights=config.init_weights,
-                kernel_regularizer=keras.regularizers.L2(recipe.weight_decay / 2)
-                if recipe.weight_decay else None,
-                synchronized_bn=config.sync_bn)
-            optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=recipe.momentum,
-                                             nesterov=recipe.nesterov)
-            k = min(5, train_split.num_classes)
-            model.compile(
-                optimizer=optimizer,
-                loss=keras.losses.CategoricalCrossentropy(
-                    from_logits=True, label_smoothing=recipe.label_smoothing,
-                    reduction="mean_with_sample_weight"),
-                weighted_metrics=[keras.metrics.CategoricalAccuracy(name="accuracy"),
-                                  keras.metrics.TopKCategoricalAccuracy(k, name=f"top{k}")],
-                steps_per_execution=config.steps_per_execution)
-            model.optimizer.build(model.trainable_variables)
-            if auto_epochs:
-                schedule.make_total_adjustable(model.optimizer)
-            if state:
-                checkpoint.restore(model)
-                print(f"Resumed {output} after epoch {initial_epoch} "
-                      f"(iteration {int(keras.ops.convert_to_numpy(model.optimizer.iterations))}).",
-                      flush=True)
-            train_data, steps, eval_data = _pipelines(
-                config, pipeline, train_split, test_split, recipe, normalization, image_size,
-                family, initial_epoch, epochs, dist)
-            guard = run_callbacks.NanGuard()
-            runlog = run_callbacks.RunLog(output, steps * recipe.batch_size,
-                                          state["history"] if state else None,
-                                          enabled=dist.is_chief)
-            seconds_before = state["train_seconds_total"] if state else 0.0
+    return RunPlan(
+        output=output, checkpoint=checkpoint, state=state, backend=backend,
+        pipeline=pipeline, spec=spec, family=family, dist=dist, recipe=recipe,
+        auto_epochs=auto_epochs, train_split=train_split, test_split=test_split,
+        eval_split=eval_split, image_size=image_size, normalization=normalization,
+        steps_per_epoch=steps_per_epoch,
+        epochs=AUTO_EPOCHS_CAP if auto_epochs else recipe.fit_epochs(len(train_split),
+                                                                     steps_per_epoch),
+        schedule=recipe.learning_rate_schedule(len(train_split), steps_per_epoch),
+        initial_epoch=state["epoch"] if state else 0,
+        policy=_mixed_precision(recipe.mixed_precision), notes=notes)
 
-            def state_fn(epoch, logs):
-                return {"epoch": epoch + 1, "seed": config.seed,
-                        "iterations": int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
-                        "config": config.as_dict(), "history": runlog.rows,
-                        "train_seconds_total": seconds_before + sum(
-                            r["epoch_seconds"] for r in runlog.session_rows),
-                        "keras_backend": backend,
-                        "planned_epochs": planner.planned if planner else epochs,
-                        "time": datetime.datetime.now().isoformat(timespec="seconds")}
 
-            planner_args = None
-            if auto_epochs:
-                planner_args = (schedule, steps, recipe.warmup_epochs,
-                                state.get("planned_epochs") if state else None,
-                                config.eval_every)
-            if not dist.is_chief and dist.process_count > 1:
-                # Trap: Keras' save_weights runs JAX collectives, so every process of a
-                # cluster saves; all but process 0 into a scratch folder of their own.
-                writer = Checkpoint(tempfile.mkdtemp(prefix="keras_preact_process_"))
-            callbacks, budget, planner = _callbacks(config, output, guard, runlog, start,
-                                                    writer, state_fn, dist, notes,
-                                                    planner_args)
-            if planner is not None and planner.planned is not None:
-                epochs = planner.planned
-            status = "completed"
-            print(f"Training {model.name} ({model.count_params():,} parameters) on "
-                  f"{len(train_split):,} images ({train_split.source}), {epochs} epochs of "
-                  f"{steps} x {recipe.batch_size}, recipe {recipe.name}, {policy}, "
-                  f"{dist.num_replicas} replica(s), {pipeline} pipeline.", flush=True)
-            if initial_epoch < epochs:
-                try:
-                    with warnings.catch_warnings():
-                        if isinstance(test_split, data_lib.StreamSplit):
-                            # A streamed split drops unreadable files, so its length is
-                            # unknown until read; Keras warns each time it then ends.
-                            warnings.filterwarnings("ignore",
-                                                    message="Your input ran out of data")
-                        model.fit(train_data, steps_per_epoch=steps, epochs=epochs,
-                                  shuffle=False, initial_epoch=initial_epoch,
-                                  validation_data=eval_data if config.eval_every else None,
-                                  validation_freq=max(1, config.eval_every),
-                                  callbacks=callbacks + list(extra_callbacks),
-                                  verbose=config.verbose if dist.is_chief else 0)
-                except KeyboardInterrupt:
-                    status = "interrupted"
-            if guard.diverged:
-                status = "nan"
-            elif planner is not None and planner.planned is not None and \
-                    runlog.rows and runlog.rows[-1]["epoch"] >= planner.planned:
-                status = "completed"
-            elif budget is not None and budget.stopped_after is not None and status == "completed":
-                status = "time_budget"
-            results = None
-            if status in ("completed", "time_budget"):
-                save_model_weights(model, writer.output / "model.weights.h5")
-                # Every process evaluates its shard (the model runs as a collective).
-                results = evaluation.evaluate_classifier(
-                    model, eval_data, test_split.class_names, top_k=k,
-                    reduce=dist.sum_over_processes if dist.process_count > 1 else None)
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
-        if writer is not checkpoint:
-            shutil.rmtree(writer.output, ignore_errors=True)
+def build_run_model(config, plan):
+    """Builds and compiles the network of `plan` (inside the distribution scope), and
+    restores the checkpoint when resuming. Returns the model."""
+    recipe, split = plan.recipe, plan.train_split
+    model = build_model(
+        plan.spec, classes=split.num_classes,
+        input_shape=(plan.image_size, plan.image_size, 3),
+        classifier_activation=None, weights=config.init_weights,
+        kernel_regularizer=keras.regularizers.L2(recipe.weight_decay / 2)
+        if recipe.weight_decay else None,
+        synchronized_bn=config.sync_bn)
+    optimizer = keras.optimizers.SGD(learning_rate=plan.schedule, momentum=recipe.momentum,
+                                     nesterov=recipe.nesterov)
+    k = min(5, split.num_classes)
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=recipe.label_smoothing,
+            reduction="mean_with_sample_weight"),
+        weighted_metrics=[keras.metrics.CategoricalAccuracy(name="accuracy"),
+                          keras.metrics.TopKCategoricalAccuracy(k, name=f"top{k}")],
+        steps_per_execution=config.steps_per_execution)
+    model.optimizer.build(model.trainable_variables)
+    if plan.auto_epochs:
+        plan.schedule.make_total_adjustable(model.optimizer)
+    if plan.state:
+        plan.checkpoint.restore(model)
+        print(f"Resumed {plan.output} after epoch {plan.initial_epoch} "
+              f"(iteration {int(keras.ops.convert_to_numpy(model.optimizer.iterations))}).",
+              flush=True)
+    return model
 
-    done = checkpoint.read_state()
-    rows = runlog.rows
-    speed, first_speed = _throughput(runlog.session_rows)
-    message = None
-    if status == "nan":
-        last = done["epoch"] if done else 0
-        message = (f"Training diverged: non-finite loss ({guard.diverged['loss']}) in epoch "
-                   f"{guard.diverged['epoch']}. The last good checkpoint (epoch {last}) is in "
-                   f"{checkpoint.path}; lower --lr, lengthen --warmup-epochs or check the data.")
-    elif status == "interrupted":
-        last = done["epoch"] if done else 0
-        message = (f"Interrupted; the checkpoint of epoch {last} is in {checkpoint.path}. "
-                   "Continue with the same command plus --resume.")
-    elif status == "time_budget":
-        message = (f"Stopped after epoch {budget.stopped_after}: another epoch would exceed "
-                   f"--time-budget {config.time_budget:g}s. Continue with --resume.")
-    build = {**{k: v for k, v in spec.items() if v not in (None, {})},
-             "classes": train_split.num_classes, "input_shape": [image_size, image_size, 3]}
+
+def fit_run(config, plan, model, writer, start, extra_callbacks=()):
+    """Fits `model` from the plan's epoch on, checkpointing into `writer` every epoch,
+    then (unless it diverged or was interrupted) saves the final weights and evaluates.
+
+    Returns:
+        A `FitOutcome`.
+    """
+    state, dist, recipe = plan.state, plan.dist, plan.recipe
+    train_data, steps, eval_data = _pipelines(
+        config, plan.pipeline, plan.train_split, plan.test_split, recipe, plan.normalization,
+        plan.image_size, plan.family, plan.initial_epoch, plan.epochs, dist)
+    guard = run_callbacks.NanGuard()
+    runlog = run_callbacks.RunLog(plan.output, steps * recipe.batch_size,
+                                  state["history"] if state else None, enabled=dist.is_chief)
+    seconds_before = state["train_seconds_total"] if state else 0.0
+    planner = None
+
+    def state_fn(epoch, logs):
+        return {"epoch": epoch + 1, "seed": config.seed,
+                "iterations": int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
+                "config": config.as_dict(), "history": runlog.rows,
+                "train_seconds_total": seconds_before + sum(
+                    r["epoch_seconds"] for r in runlog.session_rows),
+                "keras_backend": plan.backend,
+                "planned_epochs": planner.planned if planner else plan.epochs,
+                "time": datetime.datetime.now().isoformat(timespec="seconds")}
+
+    planner_args = None
+    if plan.auto_epochs:
+        planner_args = (plan.schedule, steps, recipe.warmup_epochs,
+                        state.get("planned_epochs") if state else None, config.eval_every)
+    callbacks, budget, planner = _callbacks(config, plan.output, guard, runlog, start, writer,
+                                            state_fn, dist, plan.notes, planner_args)
+    epochs = plan.epochs
+    if planner is not None and planner.planned is not None:
+        epochs = planner.planned
+    status = "completed"
+    print(f"Training {model.name} ({model.count_params():,} parameters) on "
+          f"{len(plan.train_split):,} images ({plan.train_split.source}), {epochs} epochs of "
+          f"{steps} x {recipe.batch_size}, recipe {recipe.name}, {plan.policy}, "
+          f"{dist.num_replicas} replica(s), {plan.pipeline} pipeline.", flush=True)
+    if plan.initial_epoch < epochs:
+        try:
+            with warnings.catch_warnings():
+                if isinstance(plan.test_split, data_lib.StreamSplit):
+                    # A streamed split drops unreadable files, so its length is unknown
+                    # until read; Keras warns each time it then ends.
+                    warnings.filterwarnings("ignore", message="Your input ran out of data")
+                model.fit(train_data, steps_per_epoch=steps, epochs=epochs, shuffle=False,
+                          initial_epoch=plan.initial_epoch,
+                          validation_data=eval_data if config.eval_every else None,
+                          validation_freq=max(1, config.eval_every),
+                          callbacks=callbacks + list(extra_callbacks),
+                          verbose=config.verbose if dist.is_chief else 0)
+        except KeyboardInterrupt:
+            status = "interrupted"
+    if guard.diverged:
+        status = "nan"
+    elif planner is not None and planner.planned is not None and \
+            runlog.rows and runlog.rows[-1]["epoch"] >= planner.planned:
+        status = "completed"
+    elif budget is not None and budget.stopped_after is not None and status == "completed":
+        status = "time_budget"
+    results = None
+    if status in ("completed", "time_budget"):
+        save_model_weights(model, writer.output / "model.weights.h5")
+        # Every process evaluates its shard (the model runs as a collective).
+        results = evaluation.evaluate_classifier(
+            model, eval_data, plan.test_split.class_names,
+            top_k=min(5, plan.train_split.num_classes),
+            reduce=dist.sum_over_processes if dist.process_count > 1 else None)
+    return FitOutcome(status, results, steps, epochs, guard, runlog, budget, planner)
+
+
+def _status_message(config, plan, outcome, done):
+    last = done["epoch"] if done else 0
+    if outcome.status == "nan":
+        diverged = outcome.guard.diverged
+        return (f"Training diverged: non-finite loss ({diverged['loss']}) in epoch "
+                f"{diverged['epoch']}. The last good checkpoint (epoch {last}) is in "
+                f"{plan.checkpoint.path}; lower --lr, lengthen --warmup-epochs or check the "
+                "data.")
+    if outcome.status == "interrupted":
+        return (f"Interrupted; the checkpoint of epoch {last} is in {plan.checkpoint.path}. "
+                "Continue with the same command plus --resume.")
+    if outcome.status == "time_budget":
+        return (f"Stopped after epoch {outcome.budget.stopped_after}: another epoch would "
+                f"exceed --time-budget {config.time_budget:g}s. Continue with --resume.")
+    return None
+
+
+def report_run(config, plan, model, outcome, start):
+    """Writes `model.json` (when there are results), `curves.png` and `summary.json`
+    (process 0 only), prints the result, and returns the summary."""
+    done = plan.checkpoint.read_state()
+    train_split, test_split, results = plan.train_split, plan.test_split, outcome.results
+    speed, first_speed = _throughput(outcome.runlog.session_rows)
+    build = {**{k: v for k, v in plan.spec.items() if v not in (None, {})},
+             "classes": train_split.num_classes,
+             "input_shape": [plan.image_size, plan.image_size, 3]}
+    normalization = plan.normalization.to_dict()
     metadata = {"model": model.name, "build": build, "class_names": list(train_split.class_names),
-                "normalization": normalization.to_dict(), "image_size": image_size,
-                "data": train_split.source, "eval_split": eval_split,
+                "normalization": normalization, "image_size": plan.image_size,
+                "data": train_split.source, "eval_split": plan.eval_split,
                 "test": {k: v for k, v in (results or {}).items() if "error" in k},
-                "recipe": recipe.as_dict()}
+                "recipe": plan.recipe.as_dict()}
     summary = {
-        "status": status, "message": message, "model": model.name,
-        "parameters": model.count_params(), "build": build,
+        "status": outcome.status, "message": _status_message(config, plan, outcome, done),
+        "model": model.name, "parameters": model.count_params(), "build": build,
         "data": {"train": train_split.source, "eval": test_split.source,
                  "train_examples": len(train_split), "eval_examples": len(test_split),
                  "skipped_unreadable": {"train": getattr(train_split, "skipped", None),
                                         "eval": getattr(test_split, "skipped", None)},
-                 "normalization": normalization.to_dict(), "image_size": image_size,
-                 "pipeline": pipeline},
-        "recipe": recipe.as_dict(), "dtype_policy": policy, "seed": config.seed,
-        "epochs_planned": planner.planned if planner else epochs, "epochs_completed": done["epoch"] if done else 0,
-        "steps_per_epoch": steps, "iterations": done["iterations"] if done else 0,
+                 "normalization": normalization, "image_size": plan.image_size,
+                 "pipeline": plan.pipeline},
+        "recipe": plan.recipe.as_dict(), "dtype_policy": plan.policy, "seed": config.seed,
+        "epochs_planned": outcome.planner.planned if outcome.planner else outcome.epochs,
+        "epochs_completed": done["epoch"] if done else 0,
+        "steps_per_epoch": outcome.steps, "iterations": done["iterations"] if done else 0,
         "test": results, "images_per_second": speed,
         "images_per_second_first_epoch": first_speed,
         "wall_time_s": round(time.monotonic() - start, 2),
         "train_time_s_total": done["train_seconds_total"] if done else 0.0,
-        "distribution": dist.describe(),
+        "distribution": plan.dist.describe(),
         "hardware": reporting.hardware_info(distribute.device_names()),
         "command": reporting.command_line(), "git": reporting.git_info(),
-        "notes": notes, "diverged": guard.diverged,
+        "notes": plan.notes, "diverged": outcome.guard.diverged,
         "tensorflow_imported": "tensorflow" in sys.modules,
         "finished": datetime.datetime.now().isoformat(timespec="seconds"),
     }
-    if dist.is_chief:
+    if plan.dist.is_chief:
         if results is not None:
-            reporting.write_json(output / "model.json", metadata)
-        plot = reporting.plot_history(rows, output / "curves.png", model.name) if rows else None
+            reporting.write_json(plan.output / "model.json", metadata)
+        rows = outcome.runlog.rows
+        plot = reporting.plot_history(rows, plan.output / "curves.png", model.name) if rows \
+            else None
         if plot is None and rows:
-            notes.append("curves.png skipped: matplotlib is not installed.")
-        reporting.write_json(output / "summary.json", summary)
-        reporting.print_result(summary, output)
+            plan.notes.append("curves.png skipped: matplotlib is not installed.")
+        reporting.write_json(plan.output / "summary.json", summary)
+        reporting.print_result(summary, plan.output)
     return summary
 
 
-__all__ = ["AUTO_EPOCHS_CAP", "PIPELINES", "RUNTIME_FIELDS", "TrainConfig", "seed_everything",
-           "train"]
+def train(config, *, extra_callbacks=()):
+    """Trains, evaluates and reports one run (see the module docstring): `plan_run`,
+    `build_run_model`, `fit_run`, `report_run`.
+
+    Args:
+        config: a `TrainConfig`.
+        extra_callbacks: further Keras callbacks (e.g. for tests or custom logging).
+
+    Returns:
+        The summary dict also written to `summary.json`; `summary["status"]` is
+        "completed", "time_budget" (stopped early, checkpoint usable), "nan" (diverged;
+        last good checkpoint kept) or "interrupted".
+
+    Raises:
+        ValueError: inconsistent settings (message says which), an output folder that
+            already has a checkpoint without `resume`, or a resume with other settings.
+    """
+    start = time.monotonic()
+    plan = plan_run(config)
+    previous_policy = keras.config.dtype_policy()
+    seed_everything(config.seed)
+    plan.output.mkdir(parents=True, exist_ok=True)  # after every check: bad input leaves none
+    keras.config.set_dtype_policy(plan.policy)
+    writer = plan.checkpoint  # where this process saves
+    if not plan.dist.is_chief and plan.dist.process_count > 1:
+        # Trap: Keras' save_weights runs JAX collectives, so every process of a cluster
+        # saves; all but process 0 into a scratch folder of their own.
+        writer = Checkpoint(tempfile.mkdtemp(prefix="keras_preact_process_"))
+    try:
+        with plan.dist.scope():
+            model = build_run_model(config, plan)
+            outcome = fit_run(config, plan, model, writer, start, extra_callbacks)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+        if writer is not plan.checkpoint:
+            shutil.rmtree(writer.output, ignore_errors=True)
+    return report_run(config, plan, model, outcome, start)
+
+
+__all__ = ["AUTO_EPOCHS_CAP", "FitOutcome", "PIPELINES", "RUNTIME_FIELDS", "RunPlan",
+           "TrainConfig", "build_run_model", "fit_run", "plan_run", "report_run",
+           "seed_everything", "train"]
