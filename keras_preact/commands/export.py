@@ -147,61 +147,84 @@ def _write_labels(path, kind, labels):
     return target
 
 
-def run(args):
-    """Exports, verifies and prints the summary as JSON; returns the exit status."""
+def _export(args, kind):
+    """Loads the model and writes the artifact; returns (model, preprocessing, labels,
+    input size, representative images or None)."""
     import keras
 
+    from keras_preact import export
+
+    tflite = kind == "tflite"
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError("export needs the TensorFlow backend: run with "
+                         "KERAS_BACKEND=tensorflow (weights are backend-independent).")
+    if not tflite and (args.quantization != "none" or args.integer_io):
+        raise ValueError("--quantization/--integer-io apply to TFLite: give an --output "
+                         "ending in .tflite.")
+    model, pre, labels = _load(args)
+    if args.include_preprocessing and pre is None:
+        raise ValueError("--include-preprocessing needs the normalisation: the weights "
+                         "record none; pass --normalization or --mean/--std.")
+    size = tuple(model.inputs[0].shape[1:3])
+    if None in size:
+        size = (args.image_size,) * 2 if args.image_size else size
+    options = {"include_preprocessing": args.include_preprocessing, "preprocessing": pre,
+               "input_dtype": args.input_dtype, "input_size": None if None in size else size}
+    representative = None
+    if args.representative_data:
+        representative, _ = _images(args.representative_data, args.representative_count,
+                                    size, args.seed)
+    if tflite:
+        export.export_tflite(model, args.output, quantization=args.quantization,
+                             representative_images=representative,
+                             integer_io=args.integer_io, **options)
+    elif kind == "onnx":
+        export.export_onnx(model, args.output, **options)
+    else:
+        export.export_saved_model(model, args.output, **options)
+    return model, pre, labels, size, representative
+
+
+def _verify(args, kind, model, pre, size, representative):
+    """Runs the artifact next to Keras on real (or random) images; returns the summary's
+    "verification" dict and whether it is within the mode's tolerance."""
+    from keras_preact import export
+
+    images, source = (representative, args.representative_data) \
+        if representative is not None and not args.verify_data else \
+        _images(args.verify_data, args.verify_count, size, args.seed)
+    images = images[: args.verify_count]
+    results = export.verify_export(args.output, model, images,
+                                   include_preprocessing=args.include_preprocessing,
+                                   preprocessing=pre)
+    mode = args.quantization if kind == "tflite" else "none"
+    verification = {"images": f"{len(images)} from {source}", **results,
+                    "tolerance": export.TOLERANCES.get(mode),
+                    "min_top1_agreement": export.INT8_MIN_AGREEMENT if mode == "int8" else None}
+    return verification, all(export.within_tolerance(mode, r) for r in results.values()), mode
+
+
+def run(args):
+    """Exports, verifies and prints the summary as JSON; returns the exit status."""
     from keras_preact import export, reporting
 
     start = time.perf_counter()
     try:
         kind = _format(args)
-        tflite = kind == "tflite"
-        if keras.backend.backend() != "tensorflow":
-            raise ValueError("export needs the TensorFlow backend: run with "
-                             "KERAS_BACKEND=tensorflow (weights are backend-independent).")
-        if not tflite and (args.quantization != "none" or args.integer_io):
-            raise ValueError("--quantization/--integer-io apply to TFLite: give an --output "
-                             "ending in .tflite.")
-        model, pre, labels = _load(args)
-        if args.include_preprocessing and pre is None:
-            raise ValueError("--include-preprocessing needs the normalisation: the weights "
-                             "record none; pass --normalization or --mean/--std.")
-        size = tuple(model.inputs[0].shape[1:3])
-        if None in size:
-            size = (args.image_size,) * 2 if args.image_size else size
-        options = {"include_preprocessing": args.include_preprocessing, "preprocessing": pre,
-                   "input_dtype": args.input_dtype,
-                   "input_size": None if None in size else size}
-        representative = None
-        if args.representative_data:
-            representative, _ = _images(args.representative_data, args.representative_count,
-                                        size, args.seed)
-        if tflite:
-            export.export_tflite(model, args.output, quantization=args.quantization,
-                                 representative_images=representative,
-                                 integer_io=args.integer_io, **options)
-        elif kind == "onnx":
-            export.export_onnx(model, args.output, **options)
-        else:
-            export.export_saved_model(model, args.output, **options)
+        model, pre, labels, size, representative = _export(args, kind)
     except (ValueError, FileNotFoundError, ImportError) as error:
         return input_error("export", error)
     summary = {
-        "output": os.path.abspath(args.output),
-        "format": kind,
-        "quantization": args.quantization if tflite else None,
-        "model": model.name,
-        "parameters": model.count_params(),
+        "output": os.path.abspath(args.output), "format": kind,
+        "quantization": args.quantization if kind == "tflite" else None,
+        "model": model.name, "parameters": model.count_params(),
         "signature": "serving_default",
         "input": {"name": "image", "shape": [None, *size, 3],
                   "dtype": args.input_dtype or ("uint8" if args.include_preprocessing
                                                 else "float32"),
                   "include_preprocessing": args.include_preprocessing},
         "outputs": export.output_names(model),
-        "preprocessing": None if pre is None else
-        {"scale": pre.scale, "mean": pre.mean and list(pre.mean),
-         "std": pre.std and list(pre.std)},
+        "preprocessing": None if pre is None else pre.to_dict(),
         "class_names": labels,
     }
     if kind != "saved_model":
@@ -210,27 +233,15 @@ def run(args):
         summary["labels_file"] = _write_labels(args.output, kind, labels)
     status = 0
     if args.verify:
-        images, source = (representative, args.representative_data) \
-            if representative is not None and not args.verify_data else \
-            _images(args.verify_data, args.verify_count, size, args.seed)
-        images = images[: args.verify_count]
-        results = export.verify_export(args.output, model, images,
-                                       include_preprocessing=args.include_preprocessing,
-                                       preprocessing=pre)
-        mode = args.quantization if tflite else "none"
-        summary["verification"] = {"images": f"{len(images)} from {source}", **results,
-                                   "tolerance": export.TOLERANCES.get(mode),
-                                   "min_top1_agreement": export.INT8_MIN_AGREEMENT
-                                   if mode == "int8" else None}
-        summary["verified"] = all(export.within_tolerance(mode, r) for r in results.values())
+        summary["verification"], summary["verified"], mode = _verify(
+            args, kind, model, pre, size, representative)
         if not summary["verified"]:
             print("keras-preact export: the artifact differs from the Keras model beyond the "
                   f"{mode} tolerance (see verification).", file=sys.stderr)
             status = 3
     summary["wall_time_s"] = round(time.perf_counter() - start, 3)
     summary["command"] = reporting.command_line()
-    text = json.dumps(summary, indent=1)
-    print(text)
+    print(json.dumps(summary, indent=1))
     if args.summary:
         reporting.write_json(args.summary, summary)
     return status
