@@ -155,3 +155,18 @@ def get_arch(depth, family=Family.CIFAR, block=None):
             f"CIFAR {block.value} ResNets have depth {formula}; {depth} is not of that form."
         )
     return _cifar(depth, block)
+
+
+# Zoo names: "resnet{depth}" (original units, Fig. 4a), "preact_resnet{depth}" (Fig. 4e).
+PREACT_PREFIX = "preact_"
+
+
+def parse_model_name(name):
+    """Splits a zoo name into (key of `ARCHS`, full pre-activation or not); the key is
+    not checked against the table, so callers can word their own error.
+
+    >>> parse_model_name(" PreAct_ResNet164 ")
+    ('resnet164', True)
+    """
+    key = name.strip().lower()
+    return key.removeprefix(PREACT_PREFIX), key.startswith(PREACT_PREFIX)

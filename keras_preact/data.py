@@ -29,7 +29,7 @@ import numpy as np
 from keras_preact.normalization import (
     CIFAR10, CIFAR100, IMAGENET, PRESETS, Preprocessing, pixel_normalization)  # noqa: F401
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 TFDS_NAMES = ("cifar10", "cifar100", "imagenet2012")
 AUGMENTATIONS = ("cifar", "imagenet", "none")
 
@@ -191,15 +191,18 @@ class StreamSplit:
 
 def decode_image(path, image_size=None):
     """Decodes an image file with Pillow to an RGB uint8 array, resized bilinearly to
-    `image_size` x `image_size` when given and different; None if it is not a readable
-    image. The one decoder of the in-memory data and of `keras_preact.prediction`."""
+    `image_size` (a side, or (height, width)) when given and different; None if it is not
+    a readable image. The one decoder of the in-memory data, of `keras_preact.prediction`
+    and of `keras_preact.export`."""
     from PIL import Image
 
+    if isinstance(image_size, int):
+        image_size = (image_size, image_size)
     try:
         with Image.open(path) as image:
             image = image.convert("RGB")
-            if image_size is not None and image.size != (image_size, image_size):
-                image = image.resize((image_size, image_size), Image.BILINEAR)
+            if image_size is not None and image.size != (image_size[1], image_size[0]):
+                image = image.resize((image_size[1], image_size[0]), Image.BILINEAR)
             return np.asarray(image, np.uint8)
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
         return None

@@ -49,9 +49,10 @@ import tempfile
 import keras
 import numpy as np
 
+from keras_preact.data import IMAGE_EXTENSIONS, decode_image
+
 QUANTIZATIONS = ("none", "dynamic", "float16", "int8")
 INPUT_DTYPES = ("float32", "uint8")
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 
 # Allowed max |artifact - Keras| per mode, relative to max(1, max |Keras output|).
 # Measured on ResNet-20 / pre-act ResNet-20 with random BN statistics, logits up to ~11:
@@ -325,7 +326,8 @@ def load_images(folder, size, *, limit=None, seed=0):
     """Reads the images under `folder` (recursively) as raw RGB pixels.
 
     Args:
-        folder: a folder of .jpg/.jpeg/.png/.bmp files, flat or `split/class/*`.
+        folder: a folder of images (`keras_preact.data.IMAGE_EXTENSIONS`), flat or
+            `split/class/*`.
         size: (height, width) or a side; images are resized to it (bilinear).
         limit: keep at most this many (a seeded random subset).
         seed: seed of the subset.
@@ -336,22 +338,14 @@ def load_images(folder, size, *, limit=None, seed=0):
     Raises:
         FileNotFoundError: no readable image under `folder`.
     """
-    from PIL import Image
-
-    height, width = (size, size) if isinstance(size, int) else size
+    size = (size, size) if isinstance(size, int) else tuple(size)
     paths = sorted(p for p in pathlib.Path(folder).rglob("*")
                    if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
     if limit is not None and len(paths) > limit:
         keep = np.sort(np.random.default_rng(seed).permutation(len(paths))[:limit])
         paths = [paths[i] for i in keep]
-    images = []
-    for path in paths:
-        try:
-            with Image.open(path) as image:
-                image = image.convert("RGB").resize((width, height), Image.BILINEAR)
-                images.append(np.asarray(image, np.uint8))
-        except (OSError, ValueError, SyntaxError):
-            continue
+    images = [image for image in (decode_image(path, size) for path in paths)
+              if image is not None]
     if not images:
         raise FileNotFoundError(f"No readable {'/'.join(IMAGE_EXTENSIONS)} images under "
                                 f"{folder}.")
@@ -437,8 +431,8 @@ def run_tflite(path, images):
     return {key: np.concatenate(values) for key, values in results.items()}
 
 
-def reference_outputs(model, images, *, include_preprocessing=False, preprocessing=None,
-                      output_name=None):
+def keras_outputs(model, images, *, include_preprocessing=False, preprocessing=None,
+                  output_name=None):
     """The Keras model's outputs for the images an artifact receives.
 
     Args:
@@ -515,8 +509,8 @@ def verify_export(path, model, images, *, include_preprocessing=False, preproces
         inputs = images.astype(np.float32)
         if pre is not None:
             inputs = pre.transform(inputs)
-    reference = reference_outputs(model, inputs, include_preprocessing=include_preprocessing,
-                                  preprocessing=pre, output_name=output_name)
+    reference = keras_outputs(model, inputs, include_preprocessing=include_preprocessing,
+                              preprocessing=pre, output_name=output_name)
     if str(path).endswith(".onnx"):
         return {"onnxruntime": compare_outputs(reference, run_onnx(path, inputs))}
     if str(path).endswith(".tflite"):
@@ -539,6 +533,6 @@ def within_tolerance(quantization, comparison):
 __all__ = ["INPUT_DTYPES", "INT8_MIN_AGREEMENT", "ONNX_OPSET", "QUANTIZATIONS", "TOLERANCES",
            "build_export_archive", "compare_outputs", "export_onnx", "export_saved_model",
            "export_tflite", "run_onnx",
-           "load_images", "load_interpreter", "output_names", "reference_outputs",
+           "load_images", "load_interpreter", "keras_outputs", "output_names",
            "run_saved_model", "run_tflite", "run_tfsm_layer", "verify_export",
            "within_tolerance"]

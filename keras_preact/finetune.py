@@ -49,14 +49,16 @@ import numpy as np
 from keras_preact import data as _data
 from keras_preact import features
 from keras_preact import pipelines as _pipelines
-from keras_preact.archs import ARCHS
+from keras_preact.archs import ARCHS, parse_model_name
 from keras_preact.layers import InferenceMode  # where it lived before; a layer
 from keras_preact.model import create_model
 from keras_preact.normalization import Preprocessing  # noqa: F401  (as before)
 from keras_preact.preprocessing import get_preprocessing
 
 BN_MODES = ("frozen", "affine")
-AUGMENTATIONS = ("cifar", "none")
+# Fine-tuning holds its images in memory; random-resized crops ("imagenet") need the
+# streamed tf.data pipeline of `keras_preact.pipelines`.
+AUGMENTATIONS = tuple(a for a in _data.AUGMENTATIONS if a != "imagenet")
 VALIDATION_SPLITS = ("val", "validation", "test")
 
 
@@ -161,7 +163,7 @@ def default_image_size(model_name, weights=None):
             raise ValueError(f"{entry.name} was trained on {height}x{width} inputs; pass "
                              "image_size= for square fine-tuning inputs.")
         return int(height)
-    arch = ARCHS.get(model_name.strip().lower().removeprefix("preact_"))
+    arch = ARCHS.get(parse_model_name(model_name)[0])
     if arch is None:
         raise ValueError(f"Unknown model {model_name!r}; the names are those of "
                          "keras_preact.list_models().")
@@ -493,6 +495,7 @@ def _finite(value):
     return value
 
 
-__all__ = ["AUGMENTATIONS", "BN_MODES", "FineTuneResult", "InferenceMode", "build_transfer_model", "default_image_size", "finetune",
+__all__ = ["AUGMENTATIONS", "BN_MODES", "FineTuneResult", "InferenceMode", "build_transfer_model",
+           "default_image_size", "finetune",
            "finetune_folder", "freeze_backbone", "resolve_preprocessing",
            "unfreeze_stages", "weights_metadata"]

@@ -12,7 +12,7 @@ import sys
 import keras
 from keras import layers
 
-from keras_preact.archs import ARCHS, Arch, get_arch
+from keras_preact.archs import ARCHS, PREACT_PREFIX, Arch, get_arch, parse_model_name
 from keras_preact.units import UNIT_ORDERS, LayerFactory, ShortcutOptions, residual_unit
 from keras_preact.variants import (
     Block,
@@ -43,7 +43,7 @@ def model_name(arch, placement, shortcut):
     if shortcut is Shortcut.IDENTITY and placement is Placement.ORIGINAL:
         return base
     if shortcut is Shortcut.IDENTITY and placement is Placement.FULL_PREACT:
-        return "preact_" + base
+        return PREACT_PREFIX + base
     name = f"{base}_{placement.value}"
     if shortcut is not Shortcut.IDENTITY:
         name += f"_{shortcut.value}"
@@ -378,10 +378,8 @@ def create_model(model, **kwargs):
     Raises:
         ValueError: unknown name (the message lists the known ones).
     """
-    key = model.strip().lower()
-    placement = Placement.ORIGINAL
-    if key.startswith("preact_"):
-        key, placement = key[len("preact_"):], Placement.FULL_PREACT
+    key, preact = parse_model_name(model)
+    placement = Placement.FULL_PREACT if preact else Placement.ORIGINAL
     if key not in ARCHS:
         raise ValueError(f"Unknown model {model!r}. Known models: {', '.join(list_models())}.")
     for arg in ("family", "block", "placement"):
@@ -403,7 +401,7 @@ def list_models(pretrained=False):
         from keras_preact import registry
 
         return sorted(registry.WEIGHTS)
-    names = list(ARCHS) + [f"preact_{n}" for n in ARCHS]
+    names = list(ARCHS) + [f"{PREACT_PREFIX}{n}" for n in ARCHS]
     return names
 
 

@@ -6,7 +6,7 @@ weights entry converts to it (`entry_spec`), and `build_model` is the one place 
 a spec into a network.
 """
 
-from keras_preact.archs import ARCHS
+from keras_preact.archs import ARCHS, parse_model_name
 
 MODEL_FIELDS = ("family", "block", "placement", "shortcut", "downsample", "stride_at")
 
@@ -14,7 +14,7 @@ MODEL_FIELDS = ("family", "block", "placement", "shortcut", "downsample", "strid
 def model_family(spec):
     """"cifar" or "imagenet" for a model spec (a dict with "model" or "depth"/"family")."""
     if spec.get("model"):
-        key = spec["model"].strip().lower().removeprefix("preact_")
+        key, _ = parse_model_name(spec["model"])
         if key not in ARCHS:
             from keras_preact.model import create_model
 

@@ -6,12 +6,12 @@ table and per family: `ResNet110` (original units, He et al. 2015 / Fig. 4a of H
 
 import importlib
 
-from keras_preact.archs import ARCHS
+from keras_preact.archs import ARCHS, parse_model_name
 
 
 def _entry_point(model):
-    preact = model.startswith("preact_")
-    arch = ARCHS[model.removeprefix("preact_")]
+    key, preact = parse_model_name(model)
+    arch = ARCHS[key]
 
     def builder(
         include_top=True,
