@@ -2,14 +2,11 @@
 accuracy, in percent, computed from the model's outputs (logits or probabilities);
 and `evaluate_weights`, which builds a zoo network with weights and measures them."""
 
-import json
-import pathlib
 import time
 
 import keras
 import numpy as np
 
-from keras_preact.normalization import Preprocessing
 
 
 def _numpy(value):
@@ -80,14 +77,6 @@ def evaluate_classifier(model, batches, class_names, *, top_k=5, log_every=0, re
     }
 
 
-def _weights_metadata(weights):
-    """The `model.json` written by training next to a local weights file, or {}."""
-    path = pathlib.Path(str(weights))
-    folder = path if path.is_dir() else path.parent
-    meta = folder / "model.json"
-    return json.loads(meta.read_text()) if path.exists() and meta.is_file() else {}
-
-
 def _registry_normalization(weights, model_name):
     from keras_preact import preprocessing
     from keras_preact.errors import WeightsError
@@ -127,19 +116,19 @@ def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
         A JSON-ready dict: model, weights, data, split, normalization, the metrics of
         `evaluate_classifier` and images/second.
     """
-    from keras_preact import data, modelspec, pipelines
+    from keras_preact import data, metadata, modelspec, pipelines
 
-    meta = _weights_metadata(weights)
+    meta = metadata.read_beside(weights) or metadata.WeightsMetadata(path="")
     spec = {k: v for k, v in (spec or {}).items() if v not in (None, {})}
     if not spec.get("model") and spec.get("depth") is None:
-        if not meta:
+        if not meta.spec:
             raise ValueError("Name the model (--model or --depth): no model.json next to "
                              f"{weights!r} says which network these weights belong to.")
-        spec = {k: v for k, v in meta["build"].items() if k not in ("classes", "input_shape")}
+        spec = dict(meta.spec)
     family = modelspec.model_family(spec)
     split = split or data.default_eval_split(data_source)
-    image_size = image_size or meta.get("image_size") or (None if family == "cifar" else 224)
-    labels = meta.get("class_names")
+    image_size = image_size or meta.image_size or (None if family == "cifar" else 224)
+    labels = list(meta.class_names) if meta.class_names else None
     test = data.load_split(data_source, split, in_memory=family == "cifar",
                            image_size=image_size, data_dir=data_dir, download=download,
                            class_names=labels, limit=limit)
@@ -148,8 +137,7 @@ def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
         raise ValueError("--crop-fraction applies to ImageNet-size (streamed) data only; "
                          "CIFAR-size images are evaluated whole.")
     if normalization == "auto":
-        found = meta.get("normalization")
-        norm = Preprocessing.from_dict(found) if found else None
+        norm = meta.preprocessing
         if norm is None and spec.get("model"):
             norm = _registry_normalization(weights, spec["model"].strip().lower())
         norm = norm or data.default_normalization(data_source, test.num_classes)

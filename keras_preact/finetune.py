@@ -47,7 +47,7 @@ import keras
 import numpy as np
 
 from keras_preact import data as _data
-from keras_preact import features
+from keras_preact import features, metadata
 from keras_preact import pipelines as _pipelines
 from keras_preact.archs import ARCHS, parse_model_name
 from keras_preact.layers import InferenceMode  # where it lived before; a layer
@@ -60,36 +60,6 @@ BN_MODES = ("frozen", "affine")
 # streamed tf.data pipeline of `keras_preact.pipelines`.
 AUGMENTATIONS = tuple(a for a in _data.AUGMENTATIONS if a != "imagenet")
 VALIDATION_SPLITS = ("val", "validation", "test")
-
-
-def local_metadata(weights):
-    """What a run of this package recorded next to a local weights or model file: the
-    `summary.json` of `finetune_folder` or the `model.json` of `keras-preact train`.
-
-    Args:
-        weights: a path (file or folder); anything else gives {}.
-
-    Returns:
-        {"preprocessing": Preprocessing, "image_size": int, "class_names": [...]}, with
-        only the keys that were recorded; {} when nothing was.
-    """
-    if weights is None or str(weights).startswith("hf://"):
-        return {}
-    path = pathlib.Path(os.path.expanduser(str(weights)))
-    folder = path if path.is_dir() else path.parent
-    for name, key in (("summary.json", "preprocessing"), ("model.json", "normalization")):
-        if path.exists() and (folder / name).is_file():
-            recorded = json.loads((folder / name).read_text())
-            if key not in recorded:
-                continue
-            found = {"preprocessing": get_preprocessing(recorded[key], presets=True)}
-            size = recorded.get("image_size")
-            if size:
-                found["image_size"] = int(size[0] if isinstance(size, list) else size)
-            if recorded.get("class_names"):
-                found["class_names"] = list(recorded["class_names"])
-            return found
-    return {}
 
 
 def weights_metadata(weights, model_name):
@@ -113,7 +83,7 @@ def weights_metadata(weights, model_name):
 def resolve_preprocessing(weights=None, model_name=None, preprocessing=None):
     """The input normalisation to use: `preprocessing` when given, else the weights'
     (their registry entry or `keras_preact.json`, else the metadata a training or
-    fine-tuning run wrote next to them, see `local_metadata`).
+    fine-tuning run wrote next to them, see `keras_preact.metadata`).
 
     Args:
         weights: the `weights=` of the backbone (tag, hf:// address or path).
@@ -133,9 +103,9 @@ def resolve_preprocessing(weights=None, model_name=None, preprocessing=None):
     entry = weights_metadata(weights, model_name)
     if entry is not None:
         return entry.preprocessing
-    recorded = local_metadata(weights)
-    if "preprocessing" in recorded:
-        return recorded["preprocessing"]
+    recorded = metadata.read_beside(weights)
+    if recorded is not None and recorded.preprocessing is not None:
+        return recorded.preprocessing
     source = "random initialisation" if weights is None else f"weights={str(weights)!r}"
     raise ValueError(
         f"The input normalisation of {source} is unknown (no registry metadata). "
@@ -147,15 +117,15 @@ def resolve_preprocessing(weights=None, model_name=None, preprocessing=None):
 
 def default_image_size(model_name, weights=None):
     """The square input side to fine-tune at: the weights' training size (registry
-    entry or `local_metadata`), else the paper's size for the family (32 for CIFAR
+    entry or the metadata beside local weights), else the paper's size for the family (32 for CIFAR
     nets, 224 for ImageNet nets).
 
     Raises:
         ValueError: an unknown model name, or weights trained on non-square inputs.
     """
-    recorded = local_metadata(weights)
-    if "image_size" in recorded:
-        return recorded["image_size"]
+    recorded = metadata.read_beside(weights)
+    if recorded is not None and recorded.image_size:
+        return recorded.image_size
     entry = weights_metadata(weights, model_name)
     if entry is not None:
         height, width = entry.input_size
@@ -428,7 +398,8 @@ def finetune_folder(model_name, data_dir, *, weights=None, preprocessing=None,
         classifier_activation: "softmax" or None.
         limit: use at most this many images per split (a seeded subset; quick runs).
         cache_dir: `.npy` cache for the decoded images (`keras_preact.data`).
-        output_dir: if given, writes `model.keras`, `history.json` and `summary.json`.
+        output_dir: if given, writes `model.keras`, `history.json`, `summary.json` and
+            `model.json` (`keras_preact.metadata`).
         seed: seeds the head's initialisation, the subset, the data order and the
             augmentation.
         command: the command line, recorded in the summary.
@@ -480,6 +451,11 @@ def finetune_folder(model_name, data_dir, *, weights=None, preprocessing=None,
     summary = _finite(summary)
     if output_dir is not None:
         (out / "summary.json").write_text(json.dumps(summary, indent=1))
+        record = metadata.run_record(
+            {}, classes=train.num_classes, image_size=size, class_names=train.class_names,
+            preprocessing=pre, model=result.model.name, backbone=model_name,
+            weights=summary["weights"])
+        (out / metadata.RUN_FILENAME).write_text(json.dumps(record, indent=1))
     result.summary = summary
     return result
 

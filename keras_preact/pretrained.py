@@ -24,7 +24,7 @@ import json
 import os
 import warnings
 
-from keras_preact import hub
+from keras_preact import hub, metadata
 from keras_preact import registry as _registry
 from keras_preact.errors import (
     IncompatibleWeightsError,
@@ -34,7 +34,7 @@ from keras_preact.errors import (
 )
 from keras_preact.registry import WeightsEntry
 
-METADATA_FILENAME = "keras_preact.json"
+METADATA_FILENAME = metadata.ENTRY_FILENAME
 CONFIG_FILENAME = "config.json"
 
 _announced_fallbacks = set()
@@ -216,18 +216,15 @@ def _check_architecture(entry, model_name, what):
 
 
 def _resolve_path(path, model_name):
-    folder, filename = (path, None) if os.path.isdir(path) else os.path.split(path)
-    meta_path = os.path.join(folder, METADATA_FILENAME)
-    if not os.path.isfile(meta_path):
-        if filename is None:
+    found = metadata.read_beside(path)
+    entry = found.entry if found else None
+    if entry is None:  # no keras_preact.json, or one that names another file
+        if os.path.isdir(path):
             raise WeightsNotFoundError(
                 f"{path} is a folder without {METADATA_FILENAME}; pass the .weights.h5 file."
             )
         return ResolvedWeights(path, _head_classes(path), None)
-    entry = WeightsEntry.from_dict(read_json(meta_path))
-    if filename is not None and filename != entry.filename:
-        # A file next to someone else's metadata: nothing to verify it against.
-        return ResolvedWeights(path, _head_classes(path), None)
+    folder = path if os.path.isdir(path) else os.path.dirname(path)
     path = os.path.join(folder, entry.filename)
     _check_architecture(entry, model_name, path)
     hub.verify_sha256(path, entry.sha256, source=f"{entry.name} local copy")

@@ -39,6 +39,7 @@ from keras_preact import callbacks as run_callbacks
 from keras_preact import data as data_lib
 from keras_preact import distribute, evaluation, pipelines, recipes, reporting, runtime
 from keras_preact.checkpointing import Checkpoint, EpochCheckpoint, save_model_weights
+from keras_preact.metadata import RUN_FILENAME, run_record
 from keras_preact.modelspec import MODEL_FIELDS, build_model, model_family
 
 # Fields that may differ between a run and its --resume; all others must match.
@@ -479,15 +480,13 @@ def report_run(config, plan, model, outcome, start):
     done = plan.checkpoint.read_state()
     train_split, test_split, results = plan.train_split, plan.test_split, outcome.results
     speed, first_speed = _throughput(outcome.runlog.session_rows)
-    build = {**{k: v for k, v in plan.spec.items() if v not in (None, {})},
-             "classes": train_split.num_classes,
-             "input_shape": [plan.image_size, plan.image_size, 3]}
-    normalization = plan.normalization.to_dict()
-    metadata = {"model": model.name, "build": build, "class_names": list(train_split.class_names),
-                "normalization": normalization, "image_size": plan.image_size,
-                "data": train_split.source, "eval_split": plan.eval_split,
-                "test": {k: v for k, v in (results or {}).items() if "error" in k},
-                "recipe": plan.recipe.as_dict()}
+    record = run_record(
+        plan.spec, classes=train_split.num_classes, image_size=plan.image_size,
+        class_names=train_split.class_names, preprocessing=plan.normalization,
+        model=model.name, data=train_split.source, eval_split=plan.eval_split,
+        test={k: v for k, v in (results or {}).items() if "error" in k},
+        recipe=plan.recipe.as_dict())
+    build, normalization = record["build"], record["preprocessing"]
     summary = {
         "status": outcome.status, "message": _status_message(config, plan, outcome, done),
         "model": model.name, "parameters": model.count_params(), "build": build,
@@ -514,7 +513,7 @@ def report_run(config, plan, model, outcome, start):
     }
     if plan.dist.is_chief:
         if results is not None:
-            reporting.write_json(plan.output / "model.json", metadata)
+            reporting.write_json(plan.output / RUN_FILENAME, record)
         rows = outcome.runlog.rows
         plot = reporting.plot_history(rows, plan.output / "curves.png", model.name) if rows \
             else None

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 import keras_preact as kp
-from keras_preact import data, features, finetune
+from keras_preact import data, features, finetune, metadata
 from keras_preact.registry import Metric, Preprocessing, WeightsEntry
 from model_helpers import load_script, randomize_bn
 
@@ -253,7 +253,7 @@ def test_metadata_recorded_by_training_is_used(tmp_path):
     assert finetune.default_image_size("preact_resnet20", str(path)) == 48
     pre = finetune.resolve_preprocessing(str(path), "preact_resnet20")
     assert (pre.scale, pre.mean, pre.std) == (1.0, data.CIFAR100.mean, data.CIFAR100.std)
-    assert finetune.local_metadata(str(path))["class_names"] == ["a", "b"]
+    assert metadata.read_beside(str(path)).class_names == ("a", "b")
 
 
 

@@ -80,6 +80,7 @@ def _load(args):
     import keras
 
     from keras_preact import finetune
+    from keras_preact.metadata import WeightsMetadata, read_beside
     from keras_preact.model import create_model
     from keras_preact.preprocessing import get_preprocessing
 
@@ -91,10 +92,10 @@ def _load(args):
             raise ValueError("--weights, --pooling and --logits go with --model, not "
                              "--model-file.")
         model = keras.saving.load_model(args.model_file)
-        recorded = finetune.local_metadata(args.model_file)
+        recorded = read_beside(args.model_file) or WeightsMetadata(path="")
         pre = (get_preprocessing(explicit, presets=True) if explicit
-               else recorded.get("preprocessing"))
-        return model, pre, recorded.get("class_names")
+               else recorded.preprocessing)
+        return model, pre, list(recorded.class_names) if recorded.class_names else None
     name = args.model.strip().lower()
     size = args.image_size or finetune.default_image_size(name, args.weights)
     pre = None
@@ -109,8 +110,9 @@ def _load(args):
     labels = None
     if args.pooling is None and args.weights is not None:
         entry = finetune.weights_metadata(args.weights, name)
-        labels = list(entry.label_names) if entry else \
-            finetune.local_metadata(args.weights).get("class_names")
+        recorded = read_beside(args.weights)
+        names = entry.label_names if entry else recorded and recorded.class_names
+        labels = list(names) if names else None
     return model, pre, labels
 
 
