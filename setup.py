@@ -24,7 +24,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["keras_preact", "keras_preact.*"]),
     include_package_data=True,
-    package_data={"keras_preact": ["*.json", "sample_images/*/*.jpg"]},
+    package_data={"keras_preact": ["pretrained/sample_images/*/*.jpg"]},
     # Lower bounds are the versions .ci/run installs and tests (keras 3.15.1, TF 2.21,
     # huggingface-hub 2.4, jax 0.10); upper bounds stop at the next major release.
     install_requires=[

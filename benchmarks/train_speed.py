@@ -10,7 +10,7 @@ products, forward = 2 x multiply-adds of every conv and dense layer) as a fracti
 this machine's float32 and bfloat16 matmul peaks, measured at the start of the same
 run. The set-ups take turns (`--rounds` rounds of `--steps` timed steps each), so a
 change of machine load hits all of them alike; the median step of every set-up is
-reported. The CIFAR input pipeline (`keras_preact.pipelines`: cached uint8 images, pad-4
+reported. The CIFAR input pipeline (`keras_preact.training.pipelines`: cached uint8 images, pad-4
 crop and flip per batch, prefetch) is timed alone and printed next to training.
 
     python benchmarks/train_speed.py                          # the default comparison
@@ -18,7 +18,7 @@ crop and flip per batch, prefetch) is timed alone and printed next to training.
     python benchmarks/train_speed.py --precisions float32,bfloat16   # bf16 also where emulated
 
 bfloat16 set-ups run by default only where the CPU or accelerator computes it natively
-(`keras_preact.distribute.supports_bfloat16`): emulated bf16 is ~10x slower on a CPU.
+(`keras_preact.training.distribute.supports_bfloat16`): emulated bf16 is ~10x slower on a CPU.
 Prints a table and writes benchmarks/results/train_speed_<backend>_<time>.json.
 """
 
@@ -39,8 +39,10 @@ import keras_preact  # noqa: E402  (first: it switches oneDNN on before TensorFl
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_preact import distribute, reporting, runtime  # noqa: E402
-from keras_preact.layers import BatchNormalization  # noqa: E402
+from keras_preact.training import distribute, reporting  # noqa: E402
+
+from keras_preact import runtime
+from keras_preact.models.layers import BatchNormalization  # noqa: E402
 
 MODELS = ("preact_resnet164", "resnet20", "preact_resnet50", "keras_resnet50v2")
 POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
@@ -165,7 +167,7 @@ class SetUp:
 
 def pipeline_speed(batch, batches=60, images=10_000):
     """Images/second of the CIFAR training pipeline alone on random uint8 images."""
-    from keras_preact import data, pipelines
+    from keras_preact.training import data, pipelines
 
     rng = np.random.default_rng(0)
     split = data.ArraySplit(rng.integers(0, 256, (images, 32, 32, 3), dtype=np.uint8),

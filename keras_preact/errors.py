@@ -1,6 +1,6 @@
 """The one exception family of everything that resolves, verifies, downloads, loads or
 publishes pretrained weights: `WeightsError` and its subclasses. Every message says what
-to do next. Command-line exit codes follow them (`keras_preact.commands.options`):
+to do next. Command-line exit codes follow them (`keras_preact.cli.options`):
 `ChecksumError` is a failed check (3), the others bad input (2).
 """
 

@@ -12,8 +12,6 @@ authors' code builds on; ImageNet's is the usual torchvision one, on the 0-255 s
 
 import dataclasses
 
-import numpy as np
-
 
 @dataclasses.dataclass(frozen=True)
 class Preprocessing:
@@ -84,6 +82,8 @@ class Preprocessing:
     def apply(self, images):
         """Normalises uint8 or 0-255 float NumPy images (channels last) to a new float32
         array."""
+        import numpy as np  # here: the metadata readers and `--help` need no numpy
+
         out = np.array(images, np.float32)
         # Broadcasting over whole pixel rows is ~5x faster than over the 3 channels.
         rows = out.reshape(out.shape[:-2] + (-1,)) if out.ndim >= 2 else out
@@ -95,6 +95,8 @@ class Preprocessing:
     def transform(self, x):
         """`(x * scale - mean) / std` with operators only, for float32 tensors of any
         library (TensorFlow graphs, Keras symbolic tensors) as well as NumPy arrays."""
+        import numpy as np
+
         x = x * np.float32(self.scale)
         if self.mean is not None:
             x = x - np.asarray(self.mean, np.float32)

@@ -23,7 +23,7 @@ imported, and because `keras-preact --help` should not wait for a backend.
   runs on AMD) on by default only where the CPU has AVX-512 VNNI, AVX-512 BF16 or AMX.
   Elsewhere convolutions and batch norm run on Eigen kernels. Measured on a 2-core AMD
   EPYC (Zen 3, AVX2, no AVX-512), PreActResNet-164 training with the fused batch norm of
-  `keras_preact.layers.BatchNormalization`: 24 images/s with TensorFlow's default, 53
+  `keras_preact.models.layers.BatchNormalization`: 24 images/s with TensorFlow's default, 53
   with oneDNN (see benchmarks/README.md). `configure()` therefore sets
   `TF_ENABLE_ONEDNN_OPTS=1` unless the user set it (their value wins) or TensorFlow is
   already imported (then it is too late; `onednn_enabled()` says what the process got).
@@ -49,7 +49,7 @@ BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
 LOG_LEVEL_VARIABLE = "TF_CPP_MIN_LOG_LEVEL"
 # The modules whose classes are registered with keras.saving (layers, schedules).
-SERIALIZABLE_MODULES = ("keras_preact.layers", "keras_preact.schedules")
+SERIALIZABLE_MODULES = ("keras_preact.models.layers", "keras_preact.training.schedules")
 
 
 def _cpuinfo_field(keys, cpuinfo):

@@ -1,8 +1,8 @@
-"""The epoch clock shared by the time budget and the run log (keras_preact.callbacks)."""
+"""The epoch clock shared by the time budget and the run log (keras_preact.training.callbacks)."""
 
 import itertools
 
-from keras_preact import callbacks
+from keras_preact.training import callbacks
 
 
 def _one_epoch(callback, monkeypatch, logs=None):

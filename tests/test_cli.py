@@ -1,4 +1,4 @@
-"""The `keras-preact` command line (keras_preact/cli.py): every subcommand registered, every
+"""The `keras-preact` command line (keras_preact/cli/__init__.py): every subcommand registered, every
 flag documented in --help."""
 
 import argparse

@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from keras_preact import cli, reporting
+from keras_preact import cli
+
+from keras_preact.training import reporting
 
 
 def _run(folder, model, errors, test_error):

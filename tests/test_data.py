@@ -1,4 +1,4 @@
-"""keras_preact.data: folder listing and decoding, unreadable files, the .npy cache,
+"""keras_preact.training.data: folder listing and decoding, unreadable files, the .npy cache,
 normalisation data and tensorflow-datasets (mocked). (That nothing on the JAX path
 imports TensorFlow is checked in test_train_script.py, in a fresh process.)"""
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from image_folders import CLASSES, make_image_folder
-from keras_preact import data
+from keras_preact.training import data
 
 
 @pytest.fixture

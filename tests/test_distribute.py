@@ -1,4 +1,4 @@
-"""`--strategy` resolution (keras_preact/distribute.py); multihost training on JAX with two
+"""`--strategy` resolution (keras_preact/training/distribute.py); multihost training on JAX with two
 real processes on 127.0.0.1 (gloo CPU collectives) against one process with the same
 global batch, and a kill-and-resume of the pair; and the upstream failure that makes
 `multiworker` refused on the installed Keras: two real MultiWorkerMirroredStrategy workers
@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from image_folders import make_image_folder
-from keras_preact import data, distribute, evaluation, pipelines
-from keras_preact.checkpointing import Checkpoint
+from keras_preact.training import data, distribute, evaluation, pipelines
+from keras_preact.training.checkpointing import Checkpoint
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 tf_only = pytest.mark.tf_only

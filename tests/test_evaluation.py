@@ -1,9 +1,9 @@
-"""evaluate_weights' arguments that do not apply are refused (keras_preact.evaluation)."""
+"""evaluate_weights' arguments that do not apply are refused (keras_preact.training.evaluation)."""
 
 import pytest
 
 from image_folders import make_image_folder
-from keras_preact import evaluation
+from keras_preact.training import evaluation
 
 
 def test_crop_fraction_is_refused_for_cifar_size_images(tmp_path):

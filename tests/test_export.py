@@ -1,4 +1,4 @@
-"""SavedModel, TFLite and ONNX export (keras_preact.export) and `keras-preact export`: named
+"""SavedModel, TFLite and ONNX export (keras_preact.deploy.export) and `keras-preact export`: named
 signatures, reload through `tf.saved_model.load` / `TFSMLayer` / the LiteRT interpreter /
 onnxruntime, and numerical agreement with Keras per quantization mode. TensorFlow backend only;
 conversions of every family and the quantized modes are marked slow."""
@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import keras_preact as kp
-from keras_preact import data, export, features, finetune
+from keras_preact.training import data
+from keras_preact.deploy import export, features, finetune
 from model_helpers import load_script, randomize_bn
 
 pytestmark = [

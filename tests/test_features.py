@@ -1,12 +1,12 @@
 """Backbones (`include_top=False`) on any input size, and stage feature maps
-(keras_preact.features). Tiny networks only; runs on every Keras backend."""
+(keras_preact.deploy.features). Tiny networks only; runs on every Keras backend."""
 
 import keras
 import numpy as np
 import pytest
 
 import keras_preact as kp
-from keras_preact import features
+from keras_preact.deploy import features
 from model_helpers import randomize_bn
 
 

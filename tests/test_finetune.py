@@ -1,4 +1,4 @@
-"""Transfer learning (keras_preact.finetune): frozen BatchNorm statistics, stage-wise
+"""Transfer learning (keras_preact.deploy.finetune): frozen BatchNorm statistics, stage-wise
 unfreezing, preprocessing from the weights' metadata, and the folder workflow end to
 end. Synthetic image folders, tiny networks; runs on every Keras backend."""
 
@@ -12,8 +12,10 @@ import pytest
 from PIL import Image
 
 import keras_preact as kp
-from keras_preact import data, features, finetune, metadata
-from keras_preact.registry import Metric, Preprocessing, WeightsEntry
+from keras_preact.training import data
+from keras_preact.deploy import features, finetune
+from keras_preact.pretrained import metadata
+from keras_preact.pretrained.registry import Metric, Preprocessing, WeightsEntry
 from model_helpers import load_script, randomize_bn
 
 COLORS = ((200, 40, 40), (40, 200, 40), (40, 40, 200))
@@ -156,7 +158,7 @@ def test_unfreeze_stages_counts_from_the_last():
 
 
 def test_preprocessing_descriptions_agree():
-    from keras_preact.preprocessing import get_preprocessing
+    from keras_preact.pretrained.preprocessing import get_preprocessing
 
     images = np.random.default_rng(0).integers(0, 256, (2, 4, 4, 3)).astype(np.uint8)
     expected = data.CIFAR10.apply(images)
@@ -182,7 +184,7 @@ def test_unknown_preprocessing_is_refused(tmp_path):
 
 
 def _published_folder(tmp_path, input_size=(40, 40)):
-    """A local weights folder as `keras_preact.publish` lays it out: the weights file
+    """A local weights folder as `keras_preact.pretrained.publish` lays it out: the weights file
     and its `keras_preact.json`."""
     model = kp.PreActResNet20()
     folder = tmp_path / "published"

@@ -1,4 +1,4 @@
-"""keras_preact.hub against the real huggingface_hub client and a Hub-compatible test
+"""keras_preact.pretrained.hub against the real huggingface_hub client and a Hub-compatible test
 server on 127.0.0.1 (tests/hub/fake_hub.py): pinning, cache hits without requests,
 offline mode, error mapping, and failing fast on a dead or silent endpoint.
 
@@ -16,8 +16,8 @@ import time
 import huggingface_hub.constants as constants
 import pytest
 
-from keras_preact import hub
-from keras_preact.registry import (
+from keras_preact.pretrained import hub
+from keras_preact.pretrained.registry import (
     ChecksumError,
     WeightsError,
     WeightsNotFoundError,
@@ -142,7 +142,7 @@ def test_silent_endpoint_does_not_hang(hub_env, tmp_path):
         silent.listen(16)
         endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
         code = textwrap.dedent(f"""
-            from keras_preact import hub
+            from keras_preact.pretrained import hub
             try:
                 hub.download({REPO!r}, "model.weights.h5", revision="b" * 40)
             except hub.WeightsUnavailableError as error:
@@ -167,6 +167,8 @@ def test_checksum_mismatch_is_refused(tmp_path):
 
 def test_weights_root_is_configurable(monkeypatch, tmp_path):
     monkeypatch.delenv(hub.WEIGHTS_DIR_ENV, raising=False)
-    assert hub.weights_root() == pathlib.Path(hub.__file__).resolve().parent.parent / "weights"
+    # In a source checkout: this repository's weights/ folder, with its published sets.
+    assert hub.weights_root() == pathlib.Path(__file__).resolve().parents[1] / "weights"
+    assert (hub.weights_root() / "preact_resnet20.cifar10" / "keras_preact.json").is_file()
     monkeypatch.setenv(hub.WEIGHTS_DIR_ENV, str(tmp_path))
     assert hub.weights_root() == tmp_path

@@ -1,4 +1,4 @@
-"""keras_preact.layers.BatchNormalization against keras.layers.BatchNormalization: same
+"""keras_preact.models.layers.BatchNormalization against keras.layers.BatchNormalization: same
 outputs, gradients, moving statistics, variables and files; the fused kernel really runs
 on TensorFlow and the stock code everywhere it cannot."""
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import keras_preact
-from keras_preact.layers import BatchNormalization
+from keras_preact.models.layers import BatchNormalization
 
 TF = keras.backend.backend() == "tensorflow"
 tf_only = pytest.mark.tf_only

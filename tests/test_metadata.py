@@ -1,4 +1,4 @@
-"""keras_preact.metadata: the one reader of what is recorded beside weights, for every
+"""keras_preact.pretrained.metadata: the one reader of what is recorded beside weights, for every
 layout this package writes or has written (published folders, training and fine-tuning
 runs, old and new)."""
 
@@ -8,7 +8,7 @@ import pathlib
 
 import pytest
 
-from keras_preact import metadata, registry
+from keras_preact.pretrained import metadata, registry
 from keras_preact.errors import WeightsError
 from keras_preact.normalization import CIFAR10, CIFAR100, Preprocessing
 

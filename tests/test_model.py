@@ -212,7 +212,7 @@ def test_registered_weights_refuse_another_structure(monkeypatch, tiny_weights, 
     import dataclasses
 
     from hub import tiny_weights as tw
-    from keras_preact import registry
+    from keras_preact.pretrained import registry
 
     entry = dataclasses.replace(
         tw.entry(tiny_weights.path, num_params=tiny_weights.num_params),

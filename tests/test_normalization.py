@@ -6,7 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from keras_preact import data, registry
+from keras_preact.training import data
+
+from keras_preact.pretrained import registry
 from keras_preact.normalization import CIFAR10, PRESETS, Preprocessing, pixel_normalization
 
 

@@ -1,11 +1,11 @@
-"""keras_preact.pipelines: the paper's pad-crop-flip (numpy and tf.data), determinism
+"""keras_preact.training.pipelines: the paper's pad-crop-flip (numpy and tf.data), determinism
 under a seed, resumption, drop_remainder, evaluation padding, streamed folders."""
 
 import numpy as np
 import pytest
 
 from image_folders import make_image_folder
-from keras_preact import data, pipelines
+from keras_preact.training import data, pipelines
 
 NORM = data.CIFAR10
 

@@ -6,7 +6,9 @@ import shutil
 import pytest
 from PIL import Image
 
-from keras_preact import cli, labels, registry
+from keras_preact import cli
+
+from keras_preact.pretrained import labels, registry
 
 from hub import tiny_weights as tw
 

@@ -1,4 +1,4 @@
-"""Classifying image files with pretrained weights (keras_preact.prediction)."""
+"""Classifying image files with pretrained weights (keras_preact.deploy.prediction)."""
 
 import shutil
 
@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_preact import prediction, preprocessing, registry, samples
-from keras_preact.registry import WeightsError
+from keras_preact.deploy import prediction
+
+from keras_preact.pretrained import preprocessing, registry, samples
+from keras_preact.pretrained.registry import WeightsError
 
 from hub import tiny_weights as tw
 

@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_preact import labels, preprocessing, registry
-from keras_preact.preprocessing import decode_predictions, preprocess_input
-from keras_preact.registry import Preprocessing, UnknownWeightsError, WeightsError
+from keras_preact.pretrained import labels, preprocessing, registry
+from keras_preact.pretrained.preprocessing import decode_predictions, preprocess_input
+from keras_preact.pretrained.registry import Preprocessing, UnknownWeightsError, WeightsError
 
 from hub import tiny_weights as tw
 
@@ -49,7 +49,7 @@ def test_scale_only_preprocessing():
 
 
 def test_resolved_weights_carry_their_preprocessing(entry):
-    from keras_preact.pretrained import ResolvedWeights
+    from keras_preact.pretrained.loading import ResolvedWeights
 
     assert preprocessing.get_preprocessing(ResolvedWeights("x", 10, entry)) == PRE
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import keras_preact as kp
-from keras_preact import pretrained, registry
-from keras_preact.registry import (
+from keras_preact.pretrained import loading as pretrained, registry
+from keras_preact.pretrained.registry import (
     ChecksumError,
     IncompatibleWeightsError,
     UnknownWeightsError,

@@ -16,9 +16,9 @@ import pytest
 from PIL import Image
 
 import keras_preact as kp
-from keras_preact import hub, publish, registry
-from keras_preact.commands import publish as publish_command
-from keras_preact.registry import Metric, PublishError
+from keras_preact.pretrained import hub, publish, registry
+from keras_preact.cli import publish as publish_command
+from keras_preact.pretrained.registry import Metric, PublishError
 
 from hub import tiny_weights as tw
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import keras_preact as kp
-from keras_preact import hub, prediction, publish, registry, samples
+from keras_preact.pretrained import hub, publish, registry, samples
+from keras_preact.deploy import prediction
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 WEIGHTS_DIR = ROOT / "weights"

@@ -6,8 +6,8 @@ import dataclasses
 import pytest
 
 import keras_preact
-from keras_preact import labels, registry
-from keras_preact.registry import UnknownWeightsError, WeightsEntry, WeightsError
+from keras_preact.pretrained import labels, registry
+from keras_preact.pretrained.registry import UnknownWeightsError, WeightsEntry, WeightsError
 
 from hub import tiny_weights as tw
 

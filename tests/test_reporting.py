@@ -1,8 +1,8 @@
-"""Training curves (keras_preact.reporting.plot_history)."""
+"""Training curves (keras_preact.training.reporting.plot_history)."""
 
 import pytest
 
-from keras_preact import reporting
+from keras_preact.training import reporting
 
 pytest.importorskip("matplotlib")
 

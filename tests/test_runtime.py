@@ -7,7 +7,9 @@ import sys
 import keras
 import pytest
 
-from keras_preact import distribute, runtime
+from keras_preact.training import distribute
+
+from keras_preact import runtime
 
 AVX512_BF16 = "fpu sse2 avx2 fma avx512f avx512_bf16 avx512_vnni"
 ZEN3 = "fpu sse2 avx2 fma bmi2 vaes sha_ni"
@@ -88,7 +90,7 @@ def test_import_is_light_and_keras_comes_with_the_zoo_layers(tmp_path):
     """`import keras_preact` loads no backend; a later `import keras` registers the zoo's
     layers, so a `.keras` file with them loads in safe mode; TensorFlow's start-up lines
     are not printed."""
-    from keras_preact.finetune import build_transfer_model
+    from keras_preact.deploy.finetune import build_transfer_model
 
     import keras_preact
 
@@ -101,11 +103,11 @@ def test_import_is_light_and_keras_comes_with_the_zoo_layers(tmp_path):
     done = _fresh_python("import sys, keras_preact\n"
                          "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules\n"
                          "import keras\n" + load)
-    assert done.stdout.split() == ["keras_preact.layers", "keras_preact.layers"]
+    assert done.stdout.split() == ["keras_preact.models.layers", "keras_preact.models.layers"]
     assert "InitializeLog" not in done.stderr and "oneDNN custom" not in done.stderr
     # The other order, Keras first: importing keras_preact registers the layers at once.
     done = _fresh_python("import keras, keras_preact\n" + load)
-    assert done.stdout.split() == ["keras_preact.layers", "keras_preact.layers"]
+    assert done.stdout.split() == ["keras_preact.models.layers", "keras_preact.models.layers"]
 
 
 @pytest.mark.tf_only

@@ -6,7 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from keras_preact import labels, prediction, preprocessing, registry, samples
+from keras_preact.pretrained import labels, preprocessing, registry, samples
+
+from keras_preact.deploy import prediction
 
 from hub import tiny_weights as tw
 

@@ -1,12 +1,12 @@
-"""keras_preact.schedules and keras_preact.recipes: the paper's schedule at its
+"""keras_preact.training.schedules and keras_preact.training.recipes: the paper's schedule at its
 boundaries, batch scaling, the short-budget schedules, overrides and serialisation."""
 
 import keras
 import numpy as np
 import pytest
 
-from keras_preact import recipes
-from keras_preact.schedules import WarmupSchedule
+from keras_preact.training import recipes
+from keras_preact.training.schedules import WarmupSchedule
 
 
 def _rates(schedule, steps):

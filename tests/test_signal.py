@@ -9,7 +9,7 @@ import pytest
 
 from backend_utils import input_gradient
 from keras_preact import Block, Downsample, Placement, Shortcut, residual_unit
-from keras_preact.units import ShortcutOptions
+from keras_preact.models.units import ShortcutOptions
 
 UNITS = 17  # the same-shape units of one ResNet-110 stage
 

@@ -68,7 +68,7 @@ def test_jax_path_needs_no_tensorflow(tmp_path):
         import json, sys
         import keras
         import numpy as np
-        from keras_preact import data, pipelines
+        from keras_preact.training import data, pipelines
 
         class Probe(keras.layers.Layer):
             # Records the batch that reaches the jitted train step.

@@ -1,4 +1,4 @@
-"""keras_preact.training (with checkpointing, callbacks, evaluation): a tiny ResNet-8 on
+"""keras_preact.training.loop (with checkpointing, callbacks, evaluation): a tiny ResNet-8 on
 a synthetic folder, on whichever backend the test run uses."""
 
 import argparse
@@ -13,9 +13,9 @@ import pytest
 
 import keras_preact
 from image_folders import CLASSES, make_image_folder
-from keras_preact import training
-from keras_preact.checkpointing import Checkpoint
-from keras_preact.commands import evaluate as evaluate_command
+from keras_preact.training import loop as training
+from keras_preact.training.checkpointing import Checkpoint
+from keras_preact.cli import evaluate as evaluate_command
 
 
 class Capture(keras.callbacks.Callback):
@@ -202,8 +202,8 @@ def test_evaluate_command_writes_json(finished, folder, tmp_path):
 
 
 def test_budget_planner_fits_the_schedule_to_the_time_left():
-    from keras_preact.callbacks import BudgetPlanner, TimeBudget
-    from keras_preact.schedules import WarmupSchedule
+    from keras_preact.training.callbacks import BudgetPlanner, TimeBudget
+    from keras_preact.training.schedules import WarmupSchedule
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     schedule = WarmupSchedule(0.4, 1000, kind="cosine", warmup_steps=20, warmup="linear")
@@ -226,8 +226,8 @@ def test_budget_planner_fits_the_schedule_to_the_time_left():
 
 
 def test_budget_planner_shortens_the_plan_when_epochs_run_slower():
-    from keras_preact.callbacks import BudgetPlanner, TimeBudget
-    from keras_preact.schedules import WarmupSchedule
+    from keras_preact.training.callbacks import BudgetPlanner, TimeBudget
+    from keras_preact.training.schedules import WarmupSchedule
 
     schedule = WarmupSchedule(0.4, 1000, kind="cosine", warmup_steps=20, warmup="linear")
     budget = TimeBudget(110.0, time.monotonic() - 10.0)  # 100 s left
@@ -245,7 +245,7 @@ def test_budget_planner_shortens_the_plan_when_epochs_run_slower():
 
 
 def test_auto_epochs_progress_shows_the_planned_count(capsys):
-    from keras_preact.callbacks import PlannedProgress
+    from keras_preact.training.callbacks import PlannedProgress
 
     planner = type("Planner", (), {"planned": None})()
     progress = PlannedProgress(planner)
@@ -305,7 +305,7 @@ def _refusal(add_arguments, argv, capsys):
     ["--time-budget", "-5"], ["--eval-every", "-1"], ["--batch-size", "0"],
     ["--epochs", "0"], ["--epochs", "many"], ["--lr", "-0.1"], ["--workers", "0"]])
 def test_train_refuses_numbers_out_of_range(flags, capsys):
-    from keras_preact.commands import train as train_command
+    from keras_preact.cli import train as train_command
 
     err = _refusal(train_command.add_arguments, ["--depth", "8", *flags], capsys)
     assert f"argument {flags[0]}" in err

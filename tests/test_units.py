@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from keras_preact import Block, Downsample, Placement, Shortcut, StrideAt, residual_unit
-from keras_preact.units import ShortcutOptions
+from keras_preact.models.units import ShortcutOptions
 
 # (block, in channels, branch width, stride, downsample, preact mode)
 SHAPES = {

@@ -1,9 +1,9 @@
-"""The variant enums (keras_preact/variants.py): stable values, aliases that mean the
+"""The variant enums (keras_preact/models/variants.py): stable values, aliases that mean the
 paper's figure letters, and refusals that list the choices."""
 
 import pytest
 
-from keras_preact.variants import Block, Downsample, Placement, Shortcut, StrideAt
+from keras_preact.models.variants import Block, Downsample, Placement, Shortcut, StrideAt
 
 
 def test_values_are_stable():

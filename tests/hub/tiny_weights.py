@@ -1,13 +1,13 @@
 """Tiny real weight sets for the weights tests: ResNet-8 (6n+2, n=1, ~76k parameters)
 in three flavours, their registry entries, and a helper that lays a repo out on the
-fake Hub the way `keras_preact.publish` does."""
+fake Hub the way `keras_preact.pretrained.publish` does."""
 
 import dataclasses
 import json
 import pathlib
 
-from keras_preact import hub, labels
-from keras_preact.registry import Metric, PaperResult, Preprocessing, WeightsEntry
+from keras_preact.pretrained import hub, labels
+from keras_preact.pretrained.registry import Metric, PaperResult, Preprocessing, WeightsEntry
 
 REPO_ID = "kp-test/preact-resnet8-cifar10"
 ARCH = "preact_resnet8_basic"

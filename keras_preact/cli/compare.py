@@ -1,0 +1,59 @@
+"""`keras-preact compare`: plot the error curves of several training runs side by side
+and print their final test errors.
+
+    keras-preact compare runs/resnet20 runs/preact_resnet20 --output pair.png
+    keras-preact compare original=runs/r110 pre-act=runs/p110 --title "ResNet-110"
+
+Each run is an output folder of `keras-preact train` (its history.json and
+summary.json), optionally labelled `label=folder` (default label: the model name).
+"""
+
+import json
+import pathlib
+import sys
+
+
+def add_arguments(parser):
+    """Adds the subcommand's arguments to an `argparse` parser."""
+    parser.add_argument("runs", nargs="+", help="training output folders, [label=]folder")
+    parser.add_argument("--output", default="comparison.png", help="PNG to write "
+                        "(default comparison.png)")
+    parser.add_argument("--title", default="", help="figure title")
+
+
+def _load(spec):
+    label, _, folder = spec.rpartition("=")
+    folder = pathlib.Path(folder)
+    history, summary = folder / "history.json", folder / "summary.json"
+    if not history.is_file() or not summary.is_file():
+        raise FileNotFoundError(f"{folder} is not a finished keras-preact train output "
+                                "(history.json and summary.json are missing).")
+    summary = json.loads(summary.read_text())
+    return label or summary["model"], json.loads(history.read_text()), summary
+
+
+def run(args):
+    """Plots and prints; returns the exit status."""
+    from keras_preact.training import reporting
+
+    try:
+        loaded = [_load(spec) for spec in args.runs]
+    except (FileNotFoundError, ValueError, KeyError) as error:
+        print(f"keras-preact compare: error: {error}", file=sys.stderr)
+        return 2
+    if len({label for label, _, _ in loaded}) != len(loaded):
+        print("keras-preact compare: error: two runs have the same label; name them "
+              "label=folder.", file=sys.stderr)
+        return 2
+    for label, rows, summary in loaded:
+        test = summary.get("test") or {}
+        error = f"{test['top1_error']:.2f}%" if "top1_error" in test else "n/a"
+        print(f"{label}: {len(rows)} epochs, test top-1 error {error}")
+    written = reporting.plot_comparison({label: rows for label, rows, _ in loaded},
+                                        args.output, args.title)
+    if written is None:
+        print("keras-preact compare: matplotlib is not installed (pip install "
+              "'keras_preact[plots]'); no plot written.", file=sys.stderr)
+        return 1
+    print(f"Written to {written}")
+    return 0

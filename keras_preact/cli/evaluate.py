@@ -1,0 +1,74 @@
+"""`keras-preact evaluate`: top-1/top-5 error and per-class accuracy of a network with
+weights on any split, written as JSON.
+
+    keras-preact evaluate --weights runs/r164/model.weights.h5 --data /data/cifar10-jpeg
+    keras-preact evaluate --model preact_resnet164 --weights cifar10 --data cifar10
+    keras-preact evaluate --model preact_resnet50 --weights imagenet --data imagenet2012 \\
+        --data-dir /data/tfds --image-size 320 --crop-fraction 1    # the paper's protocol
+
+--weights is a path, a registered tag or hf://owner/repo[@revision] (the builders'
+weights= argument). For weights written by `keras-preact train`, the model, classes,
+input size and normalisation come from the model.json beside them.
+"""
+
+import json
+
+from keras_preact.cli.options import (
+    add_model_arguments, input_error, model_options, positive_int)
+
+
+def add_arguments(parser):
+    """Adds the subcommand's arguments to an `argparse` parser."""
+    add_model_arguments(parser)
+    parser.add_argument("--weights", required=True, help="path, tag or hf://owner/repo")
+    parser.add_argument("--data", default="cifar10", help="cifar10, cifar100, imagenet2012 "
+                        "(tensorflow-datasets) or a folder split/class/*.jpg")
+    parser.add_argument("--data-dir", help="tensorflow-datasets data directory")
+    parser.add_argument("--download", action="store_true",
+                        help="let tensorflow-datasets download and prepare the data")
+    parser.add_argument("--split", help="split to evaluate (default test / validation)")
+    parser.add_argument("--batch-size", type=positive_int, default=256,
+                        help="images per batch (default 256)")
+    parser.add_argument("--image-size", type=positive_int, help="input side (ImageNet: 224 or 320)")
+    parser.add_argument("--crop-fraction", type=float,
+                        help="ImageNet-size images: centre crop / shorter side after "
+                        "resizing (default 0.875; the paper's protocol is --image-size 320 "
+                        "--crop-fraction 1)")
+    parser.add_argument("--normalization", default="auto",
+                        choices=["auto", "cifar10", "cifar100", "imagenet"],
+                        help="per-channel mean/std (auto: the weights' own)")
+    parser.add_argument("--limit", type=positive_int, help="evaluate a seeded subset of N images")
+    parser.add_argument("--pipeline", default="auto", choices=["auto", "tf", "numpy"],
+                        help="tf.data or numpy batches (auto: tf on TensorFlow)")
+    parser.add_argument("--output", help="JSON file to write (default: print only)")
+
+
+def run(args):
+    """Evaluates; prints the headline and writes the JSON; returns the exit status."""
+    from keras_preact.training import evaluation, reporting
+
+    spec = {"model": args.model, "depth": args.depth, "family": args.family,
+            "block": args.block, "placement": args.placement, "shortcut": args.shortcut,
+            "downsample": args.downsample, "stride_at": args.stride_at,
+            "model_options": model_options(args)}
+    try:
+        result = evaluation.evaluate_weights(
+            spec, args.weights, args.data, args.split, batch_size=args.batch_size,
+            image_size=args.image_size, normalization=args.normalization,
+            data_dir=args.data_dir, download=args.download, limit=args.limit,
+            pipeline=args.pipeline, crop_fraction=args.crop_fraction)
+    except (ValueError, FileNotFoundError) as error:
+        return input_error("evaluate", error)
+    result["command"] = reporting.command_line()
+    result["hardware"] = reporting.hardware_info()
+    top5 = next((k for k in result if k.startswith("top") and k.endswith("_error")
+                 and k != "top1_error"), None)
+    print(f"{result['model']} on {result['data']}: top-1 error {result['top1_error']:.2f}%"
+          + (f", {top5.split('_')[0]} error {result[top5]:.2f}%" if top5 else "")
+          + f" ({result['examples']:,} images)")
+    if args.output:
+        reporting.write_json(args.output, result)
+        print(f"Written to {args.output}")
+    else:
+        print(json.dumps({k: v for k, v in result.items() if k != "hardware"}, indent=1))
+    return 0

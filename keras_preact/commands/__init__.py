@@ -1,1 +1,0 @@
-"""Subcommands of the `keras-preact` command line, one module each."""

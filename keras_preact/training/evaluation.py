@@ -1,0 +1,171 @@
+"""Classification metrics of a model over a split: top-1/top-5 error and per-class
+accuracy, in percent, computed from the model's outputs (logits or probabilities);
+and `evaluate_weights`, which builds a zoo network with weights and measures them."""
+
+import time
+
+import keras
+import numpy as np
+
+
+
+def _numpy(value):
+    return np.asarray(keras.ops.convert_to_numpy(value) if not isinstance(value, np.ndarray)
+                      else value)
+
+
+def evaluate_classifier(model, batches, class_names, *, top_k=5, log_every=0, reduce=None):
+    """Evaluates `model` on `batches` and returns JSON-ready metrics.
+
+    Args:
+        model: a Keras classifier (outputs logits or probabilities; only the ranking
+            of the outputs is used).
+        batches: iterable of `(images, labels)` or `(images, labels, sample_weight)`;
+            labels one-hot or integer; examples of weight 0 (padding) are ignored.
+            A tf.data dataset works (iterated eagerly).
+        class_names: names of the classes, index = label.
+        top_k: the k of the top-k error (5 in the paper's ImageNet tables).
+        log_every: print progress every that many batches (0: never).
+        reduce: sums per-class counts over processes when each one evaluates its shard
+            (`Distribution.sum_over_processes`); None for one process.
+
+    Returns:
+        `{"examples", "top1_error", "top5_error" (top-k), "top1_accuracy",
+        "per_class_accuracy": {name: %}, "per_class_examples": {name: n}, "seconds"}`,
+        errors and accuracies in percent.
+    """
+    num_classes = len(class_names)
+    counts = np.zeros(num_classes, np.int64)
+    top1 = np.zeros(num_classes, np.int64)
+    topk = np.zeros(num_classes, np.int64)
+    full = None
+    start = time.monotonic()
+    for step, batch in enumerate(batches):
+        images, labels = _numpy(batch[0]), _numpy(batch[1])
+        weights = _numpy(batch[2]) if len(batch) > 2 else np.ones(len(images))
+        size = len(images)
+        full = full or size
+        if size < full:
+            # One input shape for every call (one compilation; divisible over devices).
+            images = np.concatenate([images, np.repeat(images[-1:], full - size, axis=0)])
+        outputs = np.asarray(_numpy(model.predict_on_batch(images)), np.float32)[:size]
+        if labels.ndim == 2:
+            labels = labels.argmax(axis=-1)
+        keep = weights > 0
+        labels, outputs = labels[keep].astype(np.int64), outputs[keep]
+        ranked = np.argsort(-outputs, axis=1, kind="stable")[:, :top_k]
+        np.add.at(counts, labels, 1)
+        np.add.at(top1, labels, ranked[:, 0] == labels)
+        np.add.at(topk, labels, (ranked == labels[:, None]).any(axis=1))
+        if log_every and (step + 1) % log_every == 0:
+            print(f"evaluated {counts.sum()} images", flush=True)
+    if reduce is not None:
+        counts, top1, topk = (np.asarray(reduce(a)) for a in (counts, top1, topk))
+    total = int(counts.sum())
+    if total == 0:
+        raise ValueError("No examples to evaluate.")
+    per_class = {name: (round(100.0 * top1[i] / counts[i], 3) if counts[i] else None)
+                 for i, name in enumerate(class_names)}
+    return {
+        "examples": total,
+        "top1_error": round(100.0 * (1 - top1.sum() / total), 4),
+        f"top{top_k}_error": round(100.0 * (1 - topk.sum() / total), 4),
+        "top1_accuracy": round(100.0 * top1.sum() / total, 4),
+        "per_class_accuracy": per_class,
+        "per_class_examples": {name: int(counts[i]) for i, name in enumerate(class_names)},
+        "seconds": round(time.monotonic() - start, 3),
+    }
+
+
+def _registry_normalization(weights, model_name):
+    from keras_preact.pretrained import preprocessing
+    from keras_preact.errors import WeightsError
+
+    try:
+        return preprocessing.get_preprocessing(f"{model_name}.{weights}")
+    except WeightsError:
+        return None
+
+
+def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
+                     image_size=None, normalization="auto", data_dir=None, download=False,
+                     limit=None, pipeline="auto", crop_fraction=None):
+    """Builds a zoo network with `weights` and evaluates it on a split.
+
+    Args:
+        spec: the model, as for `modelspec.build_model` (`{"model": name}` or
+            `{"depth": ..., "family": ...}`); empty: taken from the `model.json` that
+            training writes next to its weights.
+        weights: a weights path, a registered tag or "hf://..." (the builder's `weights=`).
+        data_source: a tensorflow-datasets name or a `split/class/*.jpg` folder.
+        split: the split (default: test, or validation for ImageNet).
+        batch_size: evaluation batch size.
+        image_size: input side (default: the one recorded with the weights, else the
+            images' own for CIFAR-size data, 224 for ImageNet).
+        normalization: "auto" (recorded with the weights or registered, else the
+            dataset's) or a name of `data.NORMALIZATIONS`.
+        data_dir, download: tensorflow-datasets options.
+        limit: evaluate on a seeded subset of this many images.
+        pipeline: "auto", "tf" or "numpy" (as in training).
+        crop_fraction: streamed (ImageNet-size) images: the centre crop's share of the
+            shorter side after resizing; default 0.875 (shorter side 256 for 224), 1.0
+            with `image_size=320` is the paper's test protocol. CIFAR-size images are
+            used whole.
+
+    Returns:
+        A JSON-ready dict: model, weights, data, split, normalization, the metrics of
+        `evaluate_classifier` and images/second.
+    """
+    from keras_preact.training import data, pipelines
+    from keras_preact.pretrained import metadata
+    from keras_preact.models import spec as modelspec
+
+    meta = metadata.read_beside(weights) or metadata.WeightsMetadata(path="")
+    spec = {k: v for k, v in (spec or {}).items() if v not in (None, {})}
+    if not spec.get("model") and spec.get("depth") is None:
+        if not meta.spec:
+            raise ValueError("Name the model (--model or --depth): no model.json next to "
+                             f"{weights!r} says which network these weights belong to.")
+        spec = dict(meta.spec)
+    family = modelspec.model_family(spec)
+    split = split or data.default_eval_split(data_source)
+    image_size = image_size or meta.image_size or (None if family == "cifar" else 224)
+    labels = list(meta.class_names) if meta.class_names else None
+    test = data.load_split(data_source, split, in_memory=family == "cifar",
+                           image_size=image_size, data_dir=data_dir, download=download,
+                           class_names=labels, limit=limit)
+    image_size = image_size or test.image_size
+    if crop_fraction is not None and isinstance(test, data.ArraySplit):
+        raise ValueError("--crop-fraction applies to ImageNet-size (streamed) data only; "
+                         "CIFAR-size images are evaluated whole.")
+    if normalization == "auto":
+        norm = meta.preprocessing
+        if norm is None and spec.get("model"):
+            norm = _registry_normalization(weights, spec["model"].strip().lower())
+        norm = norm or data.default_normalization(data_source, test.num_classes)
+    else:
+        norm = data.NORMALIZATIONS[normalization]
+    model = modelspec.build_model(spec, weights=weights, classes=test.num_classes,
+                                 input_shape=(image_size, image_size, 3))
+    if pipeline == "auto":
+        pipeline = "tf" if keras.backend.backend() == "tensorflow" else "numpy"
+    if pipeline == "numpy" and not isinstance(test, data.ArraySplit):
+        raise ValueError("ImageNet-size data streams through tf.data only: evaluate it on "
+                         "the TensorFlow backend (or with --pipeline tf).")
+    if pipeline == "tf":
+        batches = pipelines.tf_eval_dataset(
+            test, batch_size=batch_size, normalization=norm, image_size=image_size,
+            crop_fraction=crop_fraction or pipelines.CROP_FRACTION)
+    else:
+        batches = pipelines.ArrayEvalBatches(test, batch_size=batch_size, normalization=norm)
+    metrics = evaluate_classifier(model, batches, test.class_names,
+                                  top_k=min(5, test.num_classes))
+    return {"model": model.name, "weights": str(weights), "data": test.source, "split": split,
+            "image_size": image_size, "normalization": norm.to_dict(),
+            "crop_fraction": None if isinstance(test, data.ArraySplit) else (
+                crop_fraction or pipelines.CROP_FRACTION),
+            "skipped_unreadable": getattr(test, "skipped", None), **metrics,
+            "images_per_second": round(metrics["examples"] / max(metrics["seconds"], 1e-9), 2)}
+
+
+__all__ = ["evaluate_classifier", "evaluate_weights"]
