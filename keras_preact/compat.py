@@ -70,9 +70,11 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 def install():
-    """Adds the finder for the old paths (once)."""
+    """Adds the finder for the old paths (once), ahead of the others: an old path below
+    a moved package (keras_preact.commands.train) would otherwise be found again in the
+    package's folder and loaded a second time, as a different module."""
     if not any(isinstance(finder, _MovedModules) for finder in sys.meta_path):
-        sys.meta_path.append(_MovedModules())
+        sys.meta_path.insert(0, _MovedModules())
 
 
 __all__ = ["MOVED", "install"]

@@ -203,8 +203,8 @@ def labels_for(dataset):
 # The published weights, keyed by "architecture.tag". An entry is added when a weight set
 # has been trained and measured (`keras-preact publish NAME ... --draft-entry` prints it);
 # it stays UNPUBLISHED until `keras-preact publish` has uploaded it and printed the commit
-# to pin. tests/test_registry.py checks each entry against the model it names, and
-# tests/test_published_weights.py its folder weights/<name>/ and reference outputs.
+# to pin. tests/pretrained/test_registry.py checks each entry against the model it names, and
+# tests/pretrained/test_published_weights.py its folder weights/<name>/ and reference outputs.
 # Both CIFAR-10 sets were trained with fb.resnet.torch's CIFAR-10 mean/std (0-255 scale).
 _CIFAR10_JPEG_NORMALIZATION = Preprocessing(
     scale=1.0, mean=(125.3, 123.0, 113.9), std=(63.0, 62.1, 66.7))

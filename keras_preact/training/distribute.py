@@ -23,7 +23,7 @@ are process 0's, broadcast to all (`Distribution.agree`); only process 0 writes.
 Keras 3.15.1 with TensorFlow 2.21 cannot `fit` under `MultiWorkerMirroredStrategy`: even a
 one-layer model on two loopback workers fails in `Trainer._maybe_symbolic_build` ("Attempt
 to convert a value (PerReplica...)"), and past that in the metric reduction
-(keras-team/keras#20585; reproduced by tests/test_distribute.py). So `multiworker` is
+(keras-team/keras#20585; reproduced by tests/training/test_distribute.py). So `multiworker` is
 refused with that explanation on those versions; `KERAS_PREACT_EXPERIMENTAL_MULTIWORKER=1`
 lifts the refusal to try a fixed Keras.
 

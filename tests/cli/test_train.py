@@ -13,8 +13,8 @@ import pytest
 
 from image_folders import make_image_folder
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-TESTS = pathlib.Path(__file__).resolve().parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+TESTS = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _run(code, env, timeout=300):

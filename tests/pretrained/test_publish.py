@@ -22,7 +22,7 @@ from keras_preact.pretrained.registry import Metric, PublishError
 
 from hub import tiny_weights as tw
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

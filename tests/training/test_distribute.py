@@ -25,7 +25,7 @@ from image_folders import make_image_folder
 from keras_preact.training import data, distribute, evaluation, pipelines
 from keras_preact.training.checkpointing import Checkpoint
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 tf_only = pytest.mark.tf_only
 
 

@@ -14,7 +14,7 @@ import keras_preact as kp
 from keras_preact.pretrained import hub, publish, registry, samples
 from keras_preact.deploy import prediction
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 WEIGHTS_DIR = ROOT / "weights"
 ENTRIES = sorted(registry.WEIGHTS.values(), key=lambda e: e.name)
 # Where the slow reproduction test finds the CIFAR-10 JPEG copy (an extracted

@@ -151,7 +151,7 @@ def test_silent_endpoint_does_not_hang(hub_env, tmp_path):
         env = {**os.environ, **hub_env.env, "HF_ENDPOINT": endpoint,
                "HF_HUB_ETAG_TIMEOUT": "1"}
         done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                              text=True, timeout=90, cwd=pathlib.Path(__file__).parents[1])
+                              text=True, timeout=90, cwd=pathlib.Path(__file__).parents[2])
     assert "UNAVAILABLE" in done.stdout, done.stderr[-2000:]
     assert "cannot be reached" in done.stdout
 
@@ -168,7 +168,7 @@ def test_checksum_mismatch_is_refused(tmp_path):
 def test_weights_root_is_configurable(monkeypatch, tmp_path):
     monkeypatch.delenv(hub.WEIGHTS_DIR_ENV, raising=False)
     # In a source checkout: this repository's weights/ folder, with its published sets.
-    assert hub.weights_root() == pathlib.Path(__file__).resolve().parents[1] / "weights"
+    assert hub.weights_root() == pathlib.Path(__file__).resolve().parents[2] / "weights"
     assert (hub.weights_root() / "preact_resnet20.cifar10" / "keras_preact.json").is_file()
     monkeypatch.setenv(hub.WEIGHTS_DIR_ENV, str(tmp_path))
     assert hub.weights_root() == tmp_path

@@ -12,7 +12,7 @@ import pytest
 import keras_preact as kp
 from keras_preact import Placement, Shortcut
 
-SNAPSHOTS = pathlib.Path(__file__).parent / "snapshots"
+SNAPSHOTS = pathlib.Path(__file__).parents[1] / "snapshots"
 
 
 def _x(n=2, side=32, seed=0):

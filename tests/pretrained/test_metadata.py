@@ -12,7 +12,7 @@ from keras_preact.pretrained import metadata, registry
 from keras_preact.errors import WeightsError
 from keras_preact.normalization import CIFAR10, CIFAR100, Preprocessing
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _write(folder, name, data):
