@@ -8,7 +8,7 @@ Two kinds of file are written beside weights, both JSON:
   weights file's name and sha256.
 - `model.json` (`RUN_FILENAME`): what a `keras-preact train` or `finetune` run records
   to rebuild and feed its network: `{"model", "build", "class_names", "image_size",
-  "preprocessing", ...}`, `build` being a `keras_preact.models.spec` spec plus "classes"
+  "preprocessing", ...}`, `build` being `ModelSpec.to_dict()` plus "classes"
   and "input_shape".
 
 Older layouts still read: a `model.json` whose normalisation is under "normalization"
@@ -22,6 +22,7 @@ import os
 import pathlib
 
 from keras_preact.errors import WeightsError
+from keras_preact.models.spec import ModelSpec
 from keras_preact.normalization import Preprocessing
 
 ENTRY_FILENAME = "keras_preact.json"
@@ -35,7 +36,7 @@ class WeightsMetadata:
 
     Attributes:
         path: the metadata file read.
-        spec: the network, as a `keras_preact.models.spec` spec (without classes).
+        spec: the network, a `keras_preact.models.spec.ModelSpec`.
         classes: classifier outputs.
         class_names: tuple of names, one per class.
         image_size: the square input side trained at.
@@ -44,7 +45,7 @@ class WeightsMetadata:
     """
 
     path: str
-    spec: dict | None = None
+    spec: ModelSpec | None = None
     classes: int | None = None
     class_names: tuple | None = None
     image_size: int | None = None
@@ -59,23 +60,21 @@ def _side(size):
 
 
 def _from_entry(path, data):
-    from keras_preact.models import spec as modelspec
     from keras_preact.pretrained.registry import WeightsEntry
 
     entry = WeightsEntry.from_dict(data)
-    return WeightsMetadata(str(path), modelspec.entry_spec(entry), entry.num_classes,
+    return WeightsMetadata(str(path), ModelSpec.from_entry(entry), entry.num_classes,
                            tuple(entry.label_names), _side(entry.input_size),
                            entry.preprocessing, entry)
 
 
 def _from_run(path, data):
-    build = dict(data.get("build") or {})
-    classes = build.pop("classes", None)
-    build.pop("input_shape", None)
+    build = data.get("build") or {}
+    spec = ModelSpec.from_dict(build)
     found = data.get("preprocessing", data.get("normalization"))
     names = data.get("class_names")
     return WeightsMetadata(
-        str(path), spec=build or None, classes=classes,
+        str(path), spec=None if spec.empty else spec, classes=build.get("classes"),
         class_names=tuple(names) if names else None, image_size=_side(data.get("image_size")),
         preprocessing=Preprocessing.from_dict(found) if found else None)
 
@@ -119,14 +118,14 @@ def run_record(spec, *, classes, image_size, class_names, preprocessing, **extra
     """The `model.json` content of a run: how to rebuild the network and feed it.
 
     Args:
-        spec: the network (a `keras_preact.models.spec` spec; None/empty values dropped).
+        spec: the network (a `ModelSpec` or its dict form).
         classes: classifier outputs.
         image_size: the square input side.
         class_names: one name per class.
         preprocessing: a `Preprocessing`.
         **extra: further JSON-ready fields (data, test results, recipe, ...).
     """
-    build = {**{k: v for k, v in spec.items() if v not in (None, {})},
+    build = {**ModelSpec.from_dict(spec).to_dict(),
              "classes": classes, "input_shape": [image_size, image_size, 3]}
     return {"build": build, "class_names": list(class_names), "image_size": image_size,
             "preprocessing": preprocessing.to_dict(), **extra}

@@ -28,6 +28,7 @@ import shutil
 from keras_preact.pretrained import hub, loading as pretrained
 from keras_preact.pretrained import registry as _registry
 from keras_preact.errors import PublishError, WeightsError
+from keras_preact.models.spec import ModelSpec
 from keras_preact.normalization import Preprocessing
 from keras_preact.pretrained.registry import Metric
 from keras_preact.version import __version__
@@ -167,6 +168,7 @@ def draft_entry(weights_file, measured, training, *, tag, repo_id=None, recipe=N
         num_params=num_params, num_classes=classes, label_names=label_names,
         input_size=tuple(build["input_shape"][:2]),
         preprocessing=dataclasses.replace(pre, name=None),
+        model_args=ModelSpec.from_dict(build).entry_args(),
         metrics=tuple(measured), recipe=recipe or training.get("command", ""), paper=paper,
         dataset=DATASETS.get(dataset, (None, ""))[1], license=license,
         description=description,

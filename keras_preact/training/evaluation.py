@@ -93,8 +93,8 @@ def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
     """Builds a zoo network with `weights` and evaluates it on a split.
 
     Args:
-        spec: the model, as for `modelspec.build_model` (`{"model": name}` or
-            `{"depth": ..., "family": ...}`); empty: taken from the `model.json` that
+        spec: the model, a `keras_preact.models.spec.ModelSpec` or its dict form
+            (`{"model": name}` or `{"depth": ..., "family": ...}`); empty: taken from the `model.json` that
             training writes next to its weights.
         weights: a weights path, a registered tag or "hf://..." (the builder's `weights=`).
         data_source: a tensorflow-datasets name or a `split/class/*.jpg` folder.
@@ -121,13 +121,13 @@ def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
     from keras_preact.models import spec as modelspec
 
     meta = metadata.read_beside(weights) or metadata.WeightsMetadata(path="")
-    spec = {k: v for k, v in (spec or {}).items() if v not in (None, {})}
-    if not spec.get("model") and spec.get("depth") is None:
+    spec = modelspec.ModelSpec.from_dict(spec)
+    if spec.empty:
         if not meta.spec:
             raise ValueError("Name the model (--model or --depth): no model.json next to "
                              f"{weights!r} says which network these weights belong to.")
-        spec = dict(meta.spec)
-    family = modelspec.model_family(spec)
+        spec = meta.spec
+    family = spec.family_name()
     split = split or data.default_eval_split(data_source)
     image_size = image_size or meta.image_size or (None if family == "cifar" else 224)
     labels = list(meta.class_names) if meta.class_names else None
@@ -140,13 +140,13 @@ def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
                          "CIFAR-size images are evaluated whole.")
     if normalization == "auto":
         norm = meta.preprocessing
-        if norm is None and spec.get("model"):
-            norm = _registry_normalization(weights, spec["model"].strip().lower())
+        if norm is None and spec.model:
+            norm = _registry_normalization(weights, spec.model.strip().lower())
         norm = norm or data.default_normalization(data_source, test.num_classes)
     else:
         norm = data.NORMALIZATIONS[normalization]
-    model = modelspec.build_model(spec, weights=weights, classes=test.num_classes,
-                                 input_shape=(image_size, image_size, 3))
+    model = spec.build(weights=weights, classes=test.num_classes,
+                       input_shape=(image_size, image_size, 3))
     if pipeline == "auto":
         pipeline = "tf" if keras.backend.backend() == "tensorflow" else "numpy"
     if pipeline == "numpy" and not isinstance(test, data.ArraySplit):

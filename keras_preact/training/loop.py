@@ -41,7 +41,7 @@ from keras_preact.training import distribute, evaluation, pipelines, recipes, re
 from keras_preact import runtime
 from keras_preact.training.checkpointing import Checkpoint, EpochCheckpoint, save_model_weights
 from keras_preact.pretrained.metadata import RUN_FILENAME, run_record
-from keras_preact.models.spec import MODEL_FIELDS, build_model, model_family
+from keras_preact.models.spec import MODEL_FIELDS, ModelSpec
 
 # Fields that may differ between a run and its --resume; all others must match.
 RUNTIME_FIELDS = ("resume", "time_budget", "strategy", "devices", "verbose", "workers",
@@ -122,6 +122,12 @@ class TrainConfig:
     def as_dict(self):
         """JSON-ready fields."""
         return dataclasses.asdict(self)
+
+    @property
+    def spec(self):
+        """The network, as a `keras_preact.models.spec.ModelSpec`."""
+        return ModelSpec(model=self.model, depth=self.depth, options=self.model_options,
+                         **{k: getattr(self, k) for k in MODEL_FIELDS})
 
 
 def _check_resume(config, saved):
@@ -253,7 +259,7 @@ class RunPlan:
     state: dict | None
     backend: str
     pipeline: str
-    spec: dict
+    spec: ModelSpec
     family: str
     dist: object
     recipe: object
@@ -307,9 +313,8 @@ def plan_run(config):
     pipeline = config.pipeline
     if pipeline == "auto":
         pipeline = "tf" if backend == "tensorflow" else "numpy"
-    spec = {"model": config.model, "depth": config.depth, "model_options": config.model_options,
-            **{k: getattr(config, k) for k in MODEL_FIELDS}}
-    family = model_family(spec)
+    spec = config.spec
+    family = spec.family_name()
     dist = distribute.resolve_distribution(
         config.strategy, config.devices, config.sync_bn,
         cluster={"coordinator": config.coordinator, "num_processes": config.num_processes,
@@ -355,8 +360,8 @@ def build_run_model(config, plan):
     """Builds and compiles the network of `plan` (inside the distribution scope), and
     restores the checkpoint when resuming. Returns the model."""
     recipe, split = plan.recipe, plan.train_split
-    model = build_model(
-        plan.spec, classes=split.num_classes,
+    model = plan.spec.build(
+        classes=split.num_classes,
         input_shape=(plan.image_size, plan.image_size, 3),
         classifier_activation=None, weights=config.init_weights,
         kernel_regularizer=keras.regularizers.L2(recipe.weight_decay / 2)

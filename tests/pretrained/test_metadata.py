@@ -10,6 +10,7 @@ import pytest
 
 from keras_preact.pretrained import metadata, registry
 from keras_preact.errors import WeightsError
+from keras_preact.models.spec import ModelSpec
 from keras_preact.normalization import CIFAR10, CIFAR100, Preprocessing
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -29,7 +30,7 @@ def test_a_training_run_as_written_now(tmp_path):
         preprocessing=CIFAR10, model="resnet110", recipe={"epochs": 1})
     weights = _write(tmp_path / "run", "model.json", record)
     found = metadata.read_beside(weights)
-    assert found.spec == {"depth": 110, "placement": "original"}
+    assert found.spec == ModelSpec(depth=110, placement="original")
     assert (found.classes, found.image_size, found.class_names[1]) == (10, 32, "c1")
     assert found.preprocessing == CIFAR10 and found.entry is None
     assert metadata.read_beside(tmp_path / "run") == found  # the folder says the same
@@ -42,7 +43,7 @@ def test_layouts_of_earlier_versions_still_read(tmp_path):
                     "normalization": {"name": "cifar100", "mean": list(CIFAR100.mean),
                                       "std": list(CIFAR100.std), "scale": "0-255"}}
     found = metadata.read_beside(_write(tmp_path / "train", "model.json", old_training))
-    assert found.spec == {"model": "preact_resnet20"} and found.preprocessing == CIFAR100
+    assert found.spec == ModelSpec(model="preact_resnet20") and found.preprocessing == CIFAR100
     old_finetune = {"model": "preact_resnet20", "image_size": [48, 48],
                     "class_names": ["x", "y", "z"],
                     "preprocessing": {"scale": 1 / 255, "mean": [0.5] * 3, "std": [0.25] * 3}}
@@ -67,7 +68,7 @@ def test_the_published_folders_of_this_repo(name):
         assert dataclasses.replace(found.entry, revision=entry.revision) == entry
         assert found.preprocessing == entry.preprocessing
         assert found.classes == 10 and found.image_size == 32
-        assert found.spec == {"model": entry.architecture}
+        assert found.spec == ModelSpec(model=entry.architecture)
     # A file beside someone else's entry gets nothing from it.
     assert metadata.read_beside(folder / "curves.png") is None
 

@@ -250,6 +250,9 @@ def test_drafted_entry_describes_the_file_and_prints_as_registry_source(tiny_wei
     assert entry.sha256 == hub.sha256sum(tiny_weights.path) and entry.metrics == measured
     assert entry.label_names == registry.labels_for("cifar10")
     assert entry.recipe == "python scripts/train.py --depth 8 --epochs 1"
+    # A network outside the zoo's names is rebuilt from the run's spec.
+    assert dict(entry.model_args) == {"depth": 8}
+    assert registry.build_model(entry).count_params() == tiny_weights.num_params
     x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3))
     np.testing.assert_allclose(kp.preprocess_input(x, entry),
                                kp.data.CIFAR10.apply(x), rtol=1e-5, atol=1e-5)
