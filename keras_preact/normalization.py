@@ -70,8 +70,8 @@ class Preprocessing:
     @property
     def pixel_mean(self):
         """The mean on the 0-255 pixel scale, `mean / scale` (zeros for no centring)."""
-        return tuple(0.0 for _ in range(3)) if self.mean is None else tuple(
-            m / self.scale for m in self.mean)
+        mean = (0.0, 0.0, 0.0) if self.mean is None else self.mean
+        return tuple(m / self.scale for m in mean)
 
     @property
     def pixel_std(self):

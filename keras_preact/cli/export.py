@@ -110,7 +110,7 @@ def _load(args):
     labels = None
     if args.pooling is None and args.weights is not None:
         entry = finetune.weights_metadata(args.weights, name)
-        recorded = read_beside(args.weights)
+        recorded = None if entry else read_beside(args.weights)
         names = entry.label_names if entry else recorded and recorded.class_names
         labels = list(names) if names else None
     return model, pre, labels

@@ -13,7 +13,7 @@ The token comes from HF_TOKEN or `hf auth login`; it is never printed.
 
 import sys
 
-from keras_preact.pretrained.loading import read_json
+from keras_preact.pretrained.metadata import read_json
 from keras_preact.errors import WeightsError
 
 

@@ -122,14 +122,9 @@ def model_family(spec):
     return ModelSpec.from_dict(spec).family_name()
 
 
-def entry_spec(entry):
-    """`ModelSpec.from_entry(entry)`."""
-    return ModelSpec.from_entry(entry)
-
-
 def build_model(spec, **kwargs):
     """Builds a network from a `ModelSpec` or its dict form (see `ModelSpec.build`)."""
     return ModelSpec.from_dict(spec).build(**kwargs)
 
 
-__all__ = ["MODEL_FIELDS", "ModelSpec", "build_model", "entry_spec", "model_family"]
+__all__ = ["MODEL_FIELDS", "ModelSpec", "build_model", "model_family"]

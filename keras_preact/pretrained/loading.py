@@ -20,11 +20,11 @@ message.
 
 import collections
 import dataclasses
-import json
 import os
 import warnings
 
 from keras_preact.pretrained import hub, metadata
+from keras_preact.pretrained.metadata import read_json
 from keras_preact.pretrained import registry as _registry
 from keras_preact.errors import (
     IncompatibleWeightsError,
@@ -195,15 +195,6 @@ def _download_metadata(repo_id, revision, cache_dir):
             'weights file yourself and pass weights="/path/to/model.weights.h5".'
         )
     return path, data
-
-
-def read_json(path, what="weights metadata"):
-    """The JSON data in `path`; a `WeightsError` naming `what` if it cannot be read."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError) as error:
-        raise WeightsError(f"Cannot read {what} {path}: {error}.") from error
 
 
 def _check_architecture(entry, model_name, what):

@@ -53,6 +53,15 @@ class WeightsMetadata:
     entry: object = None
 
 
+def read_json(path, what="weights metadata"):
+    """The JSON data in `path`; a `WeightsError` naming `what` if it cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError) as error:
+        raise WeightsError(f"Cannot read {what} {path}: {error}.") from error
+
+
 def _side(size):
     if not size:
         return None
@@ -102,10 +111,7 @@ def read_beside(path):
         candidate = folder / name
         if not candidate.is_file():
             continue
-        try:
-            data = json.loads(candidate.read_text(encoding="utf-8"))
-        except ValueError as error:
-            raise WeightsError(f"Cannot read weights metadata {candidate}: {error}.") from None
+        data = read_json(candidate)
         if name == ENTRY_FILENAME and not path.is_dir() and data.get("filename") != path.name:
             continue  # a file next to someone else's entry: nothing to say about it
         if name == _LEGACY_FINETUNE_FILENAME and "preprocessing" not in data:
@@ -131,4 +137,5 @@ def run_record(spec, *, classes, image_size, class_names, preprocessing, **extra
             "preprocessing": preprocessing.to_dict(), **extra}
 
 
-__all__ = ["ENTRY_FILENAME", "RUN_FILENAME", "WeightsMetadata", "read_beside", "run_record"]
+__all__ = ["ENTRY_FILENAME", "RUN_FILENAME", "WeightsMetadata", "read_beside", "read_json",
+           "run_record"]

@@ -29,7 +29,7 @@ from keras_preact.errors import (  # noqa: F401  (also importable from here, as 
     WeightsUnavailableError,
 )
 from keras_preact.pretrained.hub import is_commit_sha, is_repo_id
-from keras_preact.normalization import Preprocessing  # noqa: F401  (importable from here)
+from keras_preact.normalization import Preprocessing
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[a-z0-9_]+\.[a-z0-9_]+")
@@ -352,10 +352,10 @@ def build_model(entry, **kwargs):
     Returns:
         A `keras.Model`.
     """
-    from keras_preact.models import spec as modelspec
+    from keras_preact.models.spec import ModelSpec
 
     kwargs = {"classes": entry.num_classes, "input_shape": (*entry.input_size, 3), **kwargs}
-    return modelspec.build_model(modelspec.entry_spec(entry), **kwargs)
+    return ModelSpec.from_entry(entry).build(**kwargs)
 
 
 def validate_entry(entry, model=None, *, pinned=True):

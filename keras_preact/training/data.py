@@ -1,5 +1,5 @@
 """Training and evaluation data: CIFAR-10/100 and ImageNet through tensorflow-datasets,
-or any folder laid out `split/class/*.{jpg,jpeg,png}`, and which normalisation a source
+or any folder laid out `split/class/*.{jpg,jpeg,png,bmp}`, and which normalisation a source
 gets (the `Preprocessing` type itself is in `keras_preact.normalization`).
 
 Small images (CIFAR) are decoded once into a uint8 array (`ArraySplit`, PIL, so the
@@ -428,7 +428,8 @@ def default_normalization(data, num_classes):
 
 __all__ = [
     "AUGMENTATIONS", "ArraySplit", "CIFAR10", "CIFAR100", "FolderListing", "IMAGENET",
-    "IMAGE_EXTENSIONS", "NORMALIZATIONS", "Normalization", "Preprocessing", "StreamSplit", "TFDS_NAMES",
+    "IMAGE_EXTENSIONS", "NORMALIZATIONS", "Normalization", "Preprocessing", "StreamSplit",
+    "TFDS_NAMES",
     "compute_normalization", "decode_image", "decode_listing", "default_eval_split",
     "default_normalization", "list_image_folder", "load_folder_arrays", "load_split",
     "load_tfds_arrays",

@@ -8,7 +8,6 @@ import keras
 import numpy as np
 
 
-
 def _numpy(value):
     return np.asarray(keras.ops.convert_to_numpy(value) if not isinstance(value, np.ndarray)
                       else value)
@@ -94,8 +93,8 @@ def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
 
     Args:
         spec: the model, a `keras_preact.models.spec.ModelSpec` or its dict form
-            (`{"model": name}` or `{"depth": ..., "family": ...}`); empty: taken from the `model.json` that
-            training writes next to its weights.
+            (`{"model": name}` or `{"depth": ..., "family": ...}`); empty: taken from the
+            `model.json` that training writes next to its weights.
         weights: a weights path, a registered tag or "hf://..." (the builder's `weights=`).
         data_source: a tensorflow-datasets name or a `split/class/*.jpg` folder.
         split: the split (default: test, or validation for ImageNet).

@@ -269,12 +269,16 @@ class RunPlan:
     eval_split: str
     image_size: int
     normalization: object
-    steps_per_epoch: int
     epochs: int
     schedule: object
     initial_epoch: int
     policy: str
     notes: list
+
+    @property
+    def top_k(self):
+        """The k of the top-k accuracy reported next to top-1: 5, or fewer classes."""
+        return min(5, self.train_split.num_classes)
 
 
 @dataclasses.dataclass
@@ -348,7 +352,6 @@ def plan_run(config):
         pipeline=pipeline, spec=spec, family=family, dist=dist, recipe=recipe,
         auto_epochs=auto_epochs, train_split=train_split, test_split=test_split,
         eval_split=eval_split, image_size=image_size, normalization=normalization,
-        steps_per_epoch=steps_per_epoch,
         epochs=AUTO_EPOCHS_CAP if auto_epochs else recipe.fit_epochs(len(train_split),
                                                                      steps_per_epoch),
         schedule=recipe.learning_rate_schedule(len(train_split), steps_per_epoch),
@@ -369,7 +372,7 @@ def build_run_model(config, plan):
         synchronized_bn=config.sync_bn)
     optimizer = keras.optimizers.SGD(learning_rate=plan.schedule, momentum=recipe.momentum,
                                      nesterov=recipe.nesterov)
-    k = min(5, split.num_classes)
+    k = plan.top_k
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.CategoricalCrossentropy(
@@ -458,7 +461,7 @@ def fit_run(config, plan, model, writer, start, extra_callbacks=()):
         # Every process evaluates its shard (the model runs as a collective).
         results = evaluation.evaluate_classifier(
             model, eval_data, plan.test_split.class_names,
-            top_k=min(5, plan.train_split.num_classes),
+            top_k=plan.top_k,
             reduce=dist.sum_over_processes if dist.process_count > 1 else None)
     return FitOutcome(status, results, steps, epochs, guard, runlog, budget, planner)
 
