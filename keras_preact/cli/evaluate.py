@@ -1,7 +1,8 @@
-"""`keras-preact evaluate`: top-1/top-5 error and per-class accuracy of a network with
-weights on any split, written as JSON.
+"""`keras-preact evaluate`: top-1/top-5 error, per-class accuracy and confusion matrix of
+a network with weights on any split, written as JSON (and the matrix as an image).
 
-    keras-preact evaluate --weights runs/r164/model.weights.h5 --data /data/cifar10-jpeg
+    keras-preact evaluate --weights runs/r164/model.weights.h5 --data /data/cifar10-jpeg \\
+        --output eval.json --confusion-plot confusion.png --flip-tta
     keras-preact evaluate --model preact_resnet164 --weights cifar10 --data cifar10
     keras-preact evaluate --model preact_resnet50 --weights imagenet --data imagenet2012 \\
         --data-dir /data/tfds --image-size 320 --crop-fraction 1    # the paper's protocol
@@ -11,6 +12,7 @@ weights= argument). For weights written by `keras-preact train`, the model, clas
 input size and normalisation come from the model.json beside them.
 """
 
+import importlib.util
 import json
 
 from keras_preact.cli.options import (
@@ -40,6 +42,13 @@ def add_arguments(parser):
     parser.add_argument("--limit", type=positive_int, help="evaluate a seeded subset of N images")
     parser.add_argument("--pipeline", default="auto", choices=["auto", "tf", "numpy"],
                         help="tf.data or numpy batches (auto: tf on TensorFlow)")
+    parser.add_argument("--flip-tta", action="store_true",
+                        help="also report test-time flip averaging (image and mirror image, "
+                        "outputs averaged) under its own key 'flip_tta'; the headline "
+                        "figures stay single-view")
+    parser.add_argument("--confusion-plot", metavar="PNG",
+                        help="draw the confusion matrix into this image (up to "
+                        "100 classes)")
     parser.add_argument("--output", help="JSON file to write (default: print only)")
 
 
@@ -47,6 +56,13 @@ def run(args):
     """Evaluates; prints the headline and writes the JSON; returns the exit status."""
     from keras_preact.training import evaluation, reporting
 
+    if args.confusion_plot and not args.confusion_plot.lower().endswith(".png"):
+        return input_error("evaluate", ValueError(
+            f"--confusion-plot writes a PNG image: give a .png path, not "
+            f"{args.confusion_plot!r}."))
+    if args.confusion_plot and importlib.util.find_spec("matplotlib") is None:
+        return input_error("evaluate", ValueError(
+            "--confusion-plot needs matplotlib: pip install 'keras_preact[plots]'."))
     spec = {"model": args.model, "depth": args.depth, "family": args.family,
             "block": args.block, "placement": args.placement, "shortcut": args.shortcut,
             "downsample": args.downsample, "stride_at": args.stride_at,
@@ -56,19 +72,42 @@ def run(args):
             spec, args.weights, args.data, args.split, batch_size=args.batch_size,
             image_size=args.image_size, normalization=args.normalization,
             data_dir=args.data_dir, download=args.download, limit=args.limit,
-            pipeline=args.pipeline, crop_fraction=args.crop_fraction)
+            pipeline=args.pipeline, crop_fraction=args.crop_fraction, flip_tta=args.flip_tta)
     except (ValueError, FileNotFoundError) as error:
         return input_error("evaluate", error)
     result["command"] = reporting.command_line()
     result["hardware"] = reporting.hardware_info()
-    top5 = next((k for k in result if k.startswith("top") and k.endswith("_error")
-                 and k != "top1_error"), None)
-    print(f"{result['model']} on {result['data']}: top-1 error {result['top1_error']:.2f}%"
-          + (f", {top5.split('_')[0]} error {result[top5]:.2f}%" if top5 else "")
-          + f" ({result['examples']:,} images)")
+    print(f"{result['model']} on {result['data']}: {_headline(result)} "
+          f"({result['examples']:,} images)")
+    if "flip_tta" in result:
+        print(f"  with test-time flip averaging: {_headline(result['flip_tta'])}")
     if args.output:
         reporting.write_json(args.output, result)
         print(f"Written to {args.output}")
     else:
-        print(json.dumps({k: v for k, v in result.items() if k != "hardware"}, indent=1))
+        print(json.dumps(_without_matrices(result), indent=1))
+    if args.confusion_plot:
+        if "confusion_matrix" not in result:
+            return input_error("evaluate", ValueError(
+                f"no confusion plot: the report holds the confusion matrix for at most "
+                f"{evaluation.CONFUSION_MAX_CLASSES} classes, this split has "
+                f"{len(result['per_class_accuracy'])} (the metrics above are complete)."))
+        title = f"{result['model']}, {result['split']}: top-1 error {result['top1_error']:.2f}%"
+        reporting.plot_confusion(result["confusion_matrix"], list(result["per_class_accuracy"]),
+                                 args.confusion_plot, title)
+        print(f"Confusion matrix drawn in {args.confusion_plot}")
     return 0
+
+
+def _without_matrices(result):
+    """The report to print: no hardware block and no confusion matrices (see the plot)."""
+    return {k: (_without_matrices(v) if isinstance(v, dict) else v)
+            for k, v in result.items() if k not in ("hardware", "confusion_matrix")}
+
+
+def _headline(metrics):
+    """'top-1 error 5.46%, top-5 error 0.20%' of a metrics dict."""
+    topk = next((k for k in metrics if k.startswith("top") and k.endswith("_error")
+                 and k != "top1_error"), None)
+    return (f"top-1 error {metrics['top1_error']:.2f}%"
+            + (f", {topk.split('_')[0]} error {metrics[topk]:.2f}%" if topk else ""))

@@ -4,7 +4,8 @@ pin in the registry.
 
     keras-preact publish preact_resnet164.cifar10 \\
         --weights-file runs/r164/model.weights.h5 --metrics runs/r164/eval.json \\
-        --curves runs/r164/curves.png --training-summary runs/r164/summary.json
+        --curves runs/r164/curves.png --training-summary runs/r164/summary.json \\
+        --confusion-matrix runs/r164/confusion.png
 
 New weights first need a registry entry; `--draft-entry` (with the same files) prints it.
 
@@ -47,6 +48,9 @@ def add_arguments(parser):
                         "(default: 0.01)")
     parser.add_argument("--curves", metavar="PNG", help="training-curve image to ship "
                         "and show in the model card (curves.png of keras-preact train)")
+    parser.add_argument("--confusion-matrix", metavar="PNG", help="confusion-matrix image to "
+                        "ship and show in the model card (keras-preact evaluate "
+                        "--confusion-plot)")
     parser.add_argument("--training-summary", metavar="JSON", help="summary.json of the "
                         "keras-preact train run that made the weights, to ship and summarise")
     draft = parser.add_argument_group(
@@ -138,7 +142,7 @@ def run(args):
             entry, args.weights_file, measured, repo_id=args.repo_id, folder=args.folder,
             tag=args.tag, private=args.private, tolerance=args.tolerance,
             upload=not args.dry_run, evaluation=evaluation, curves=args.curves,
-            training=training,
+            training=training, confusion=args.confusion_matrix,
         )
     except WeightsError as error:
         print(f"error: {error}", file=sys.stderr)

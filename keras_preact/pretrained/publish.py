@@ -47,6 +47,7 @@ DATASETS = {
 }
 METRIC_TOLERANCE = 0.01
 CURVES_FILENAME = "curves.png"
+CONFUSION_FILENAME = "confusion_matrix.png"
 EVALUATION_FILENAME = "evaluation.json"
 TRAINING_FILENAME = "training.json"
 
@@ -253,7 +254,7 @@ def check_release(entry, weights_file, measured, *, tolerance=METRIC_TOLERANCE, 
     return problems
 
 
-def model_card(entry, *, evaluation=None, curves=None, training=None):
+def model_card(entry, *, evaluation=None, curves=None, training=None, confusion=None):
     """The model card (`huggingface_hub.ModelCard`) of a weight set.
 
     Args:
@@ -263,6 +264,7 @@ def model_card(entry, *, evaluation=None, curves=None, training=None):
         curves: file name of the training-curve image in the repo, or None.
         training: the `summary.json` of the `keras-preact train` run that made the
             weights (epochs, wall time, hardware), or None.
+        confusion: file name of the confusion-matrix image in the repo, or None.
     """
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
@@ -292,7 +294,7 @@ def model_card(entry, *, evaluation=None, curves=None, training=None):
         eval_results=results,
     )
     body = (_card_body(entry, dataset_name) + _card_training(training)
-            + _card_measurement(evaluation, curves))
+            + _card_measurement(evaluation, curves, confusion))
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
 
 
@@ -386,7 +388,7 @@ on {_hardware(training.get("hardware"))}; stopped: {training.get("status", "?")}
 """
 
 
-def _card_measurement(evaluation, curves):
+def _card_measurement(evaluation, curves, confusion=None):
     parts = []
     if evaluation:
         per_class = evaluation.get("per_class_accuracy") or {}
@@ -404,7 +406,15 @@ def _card_measurement(evaluation, curves):
 """ + (f"\non {where}.\n" if where else "") + ("""
 | class | top-1 accuracy (%) |
 |---|---|
-""" + rows + "\n" if rows else ""))
+""" + rows + "\n" if rows else "") + _card_flip_tta(evaluation.get("flip_tta")))
+    if confusion:
+        parts.append(f"""
+## Confusion matrix
+
+Rows are the true classes, columns the predicted ones, in percent of each true class.
+
+![confusion matrix]({confusion})
+""")
     if curves:
         parts.append(f"""
 ## Training curves
@@ -412,6 +422,14 @@ def _card_measurement(evaluation, curves):
 ![training curves]({curves})
 """)
     return "".join(parts)
+
+
+def _card_flip_tta(flip_tta):
+    if not flip_tta:
+        return ""
+    return ("\nWith test-time flip averaging (each image and its mirror image, outputs "
+            "averaged; measured in the same run, not the figure registered above): top-1 "
+            f"error {flip_tta['top1_error']:.2f}%.\n")
 
 
 def _reference_outputs(entry, weights_file):
@@ -428,7 +446,7 @@ def _reference_outputs(entry, weights_file):
 
 
 def write_folder(entry, weights_file, folder, *, model=None, evaluation=None, curves=None,
-                 training=None):
+                 training=None, confusion=None):
     """Writes the repo's files into `folder`.
 
     Args:
@@ -443,6 +461,8 @@ def write_folder(entry, weights_file, folder, *, model=None, evaluation=None, cu
             `curves.png` and shown in the model card; None for none.
         training: the training run's `summary.json` (a dict), written as
             `training.json` and summarised in the model card; None for none.
+        confusion: a confusion-matrix image (`keras-preact evaluate --confusion-plot`),
+            copied as `confusion_matrix.png` and shown in the model card; None for none.
 
     Returns:
         The folder, as a `pathlib.Path`.
@@ -469,6 +489,8 @@ def write_folder(entry, weights_file, folder, *, model=None, evaluation=None, cu
         (folder / EVALUATION_FILENAME).write_text(json.dumps(evaluation, indent=2) + "\n")
     if curves:
         shutil.copyfile(curves, folder / CURVES_FILENAME)
+    if confusion:
+        shutil.copyfile(confusion, folder / CONFUSION_FILENAME)
     if training:
         (folder / TRAINING_FILENAME).write_text(json.dumps(training, indent=2) + "\n")
     from keras_preact.pretrained import samples
@@ -477,13 +499,14 @@ def write_folder(entry, weights_file, folder, *, model=None, evaluation=None, cu
     if reference is not None:
         (folder / samples.REFERENCE_FILENAME).write_text(json.dumps(reference, indent=2) + "\n")
     model_card(entry, evaluation=evaluation, curves=CURVES_FILENAME if curves else None,
-               training=training).save(folder / "README.md")
+               training=training, confusion=CONFUSION_FILENAME if confusion else None,
+               ).save(folder / "README.md")
     return folder
 
 
 def publish(entry, weights_file, measured, *, repo_id=None, folder=None, tag=None,
             private=False, tolerance=METRIC_TOLERANCE, model=None, upload=True,
-            evaluation=None, curves=None, training=None):
+            evaluation=None, curves=None, training=None, confusion=None):
     """Checks, writes and uploads a weight set, then tags the commit.
 
     Args:
@@ -500,6 +523,7 @@ def publish(entry, weights_file, measured, *, repo_id=None, folder=None, tag=Non
         evaluation: the evaluation report to ship and summarise (see `write_folder`).
         curves: a training-curve image to ship (see `write_folder`).
         training: the training run's summary to ship (see `write_folder`).
+        confusion: a confusion-matrix image to ship (see `write_folder`).
 
     Returns:
         A `PublishResult`; pin `result.commit` as the entry's `revision` (None in a dry
@@ -534,7 +558,7 @@ def publish(entry, weights_file, measured, *, repo_id=None, folder=None, tag=Non
             "write access to the repo)."
         )
     write_folder(entry, weights_file, folder, model=model, evaluation=evaluation,
-                 curves=curves, training=training)
+                 curves=curves, training=training, confusion=confusion)
     if not upload:
         return PublishResult(repo_id, None, None, os.fspath(folder), "")
     tag = tag or f"v{__version__}"

@@ -1,11 +1,16 @@
-"""Classification metrics of a model over a split: top-1/top-5 error and per-class
-accuracy, in percent, computed from the model's outputs (logits or probabilities);
-and `evaluate_weights`, which builds a zoo network with weights and measures them."""
+"""Classification metrics of a model over a split: top-1/top-5 error, per-class
+accuracy and the confusion matrix, in percent and counts, computed from the model's
+outputs (logits or probabilities), optionally also with test-time flip averaging; and
+`evaluate_weights`, which builds a zoo network with weights and measures them."""
 
 import time
 
 import keras
 import numpy as np
+
+# Above this many classes the confusion matrix is left out of the JSON report (ImageNet's
+# would be a million counts); the per-class accuracies are always there.
+CONFUSION_MAX_CLASSES = 100
 
 
 def _numpy(value):
@@ -13,7 +18,47 @@ def _numpy(value):
                       else value)
 
 
-def evaluate_classifier(model, batches, class_names, *, top_k=5, log_every=0, reduce=None):
+class _Tally:
+    """Confusion counts (true class x top-1 class) and top-k hits per true class."""
+
+    def __init__(self, num_classes, top_k):
+        self.top_k = top_k
+        self.confusion = np.zeros((num_classes, num_classes), np.int64)
+        self.topk = np.zeros(num_classes, np.int64)
+
+    def add(self, labels, outputs):
+        ranked = np.argsort(-outputs, axis=1, kind="stable")[:, :self.top_k]
+        np.add.at(self.confusion, (labels, ranked[:, 0]), 1)
+        np.add.at(self.topk, labels, (ranked == labels[:, None]).any(axis=1))
+
+    def reduce(self, reduce):
+        if reduce is not None:
+            self.confusion = np.asarray(reduce(self.confusion))
+            self.topk = np.asarray(reduce(self.topk))
+
+    def metrics(self, class_names):
+        counts = self.confusion.sum(axis=1)
+        top1 = np.diag(self.confusion)
+        total = int(counts.sum())
+        if total == 0:
+            raise ValueError("No examples to evaluate.")
+        result = {
+            "examples": total,
+            "top1_error": round(100.0 * (1 - top1.sum() / total), 4),
+            f"top{self.top_k}_error": round(100.0 * (1 - self.topk.sum() / total), 4),
+            "top1_accuracy": round(100.0 * top1.sum() / total, 4),
+            "per_class_accuracy": {
+                name: (round(100.0 * top1[i] / counts[i], 3) if counts[i] else None)
+                for i, name in enumerate(class_names)},
+            "per_class_examples": {name: int(counts[i]) for i, name in enumerate(class_names)},
+        }
+        if len(class_names) <= CONFUSION_MAX_CLASSES:
+            result["confusion_matrix"] = self.confusion.tolist()
+        return result
+
+
+def evaluate_classifier(model, batches, class_names, *, top_k=5, log_every=0, reduce=None,
+                        flip_tta=False):
     """Evaluates `model` on `batches` and returns JSON-ready metrics.
 
     Args:
@@ -27,16 +72,21 @@ def evaluate_classifier(model, batches, class_names, *, top_k=5, log_every=0, re
         log_every: print progress every that many batches (0: never).
         reduce: sums per-class counts over processes when each one evaluates its shard
             (`Distribution.sum_over_processes`); None for one process.
+        flip_tta: also measure test-time augmentation by horizontal flip: the model's
+            outputs for each image and its mirror image are averaged. Those metrics go
+            under their own key "flip_tta"; the top-level figures stay the plain,
+            single-view ones (the paper's protocol on CIFAR).
 
     Returns:
         `{"examples", "top1_error", "top5_error" (top-k), "top1_accuracy",
-        "per_class_accuracy": {name: %}, "per_class_examples": {name: n}, "seconds"}`,
-        errors and accuracies in percent.
+        "per_class_accuracy": {name: %}, "per_class_examples": {name: n},
+        "confusion_matrix": rows of true classes, columns of predicted classes (counts;
+        only up to `CONFUSION_MAX_CLASSES` classes), "seconds"}`, errors and
+        accuracies in percent; with `flip_tta`, also "flip_tta": the same metrics (no
+        "seconds") of the flip-averaged outputs.
     """
-    num_classes = len(class_names)
-    counts = np.zeros(num_classes, np.int64)
-    top1 = np.zeros(num_classes, np.int64)
-    topk = np.zeros(num_classes, np.int64)
+    plain = _Tally(len(class_names), top_k)
+    flipped = _Tally(len(class_names), top_k) if flip_tta else None
     full = None
     start = time.monotonic()
     for step, batch in enumerate(batches):
@@ -51,29 +101,22 @@ def evaluate_classifier(model, batches, class_names, *, top_k=5, log_every=0, re
         if labels.ndim == 2:
             labels = labels.argmax(axis=-1)
         keep = weights > 0
-        labels, outputs = labels[keep].astype(np.int64), outputs[keep]
-        ranked = np.argsort(-outputs, axis=1, kind="stable")[:, :top_k]
-        np.add.at(counts, labels, 1)
-        np.add.at(top1, labels, ranked[:, 0] == labels)
-        np.add.at(topk, labels, (ranked == labels[:, None]).any(axis=1))
+        labels = labels[keep].astype(np.int64)
+        plain.add(labels, outputs[keep])
+        if flipped is not None:
+            # Images are NHWC (the zoo's layout): axis 2 is the width.
+            mirrored = model.predict_on_batch(np.ascontiguousarray(images[:, :, ::-1]))
+            mirrored = np.asarray(_numpy(mirrored), np.float32)[:size]
+            flipped.add(labels, ((outputs + mirrored) / 2)[keep])
         if log_every and (step + 1) % log_every == 0:
-            print(f"evaluated {counts.sum()} images", flush=True)
-    if reduce is not None:
-        counts, top1, topk = (np.asarray(reduce(a)) for a in (counts, top1, topk))
-    total = int(counts.sum())
-    if total == 0:
-        raise ValueError("No examples to evaluate.")
-    per_class = {name: (round(100.0 * top1[i] / counts[i], 3) if counts[i] else None)
-                 for i, name in enumerate(class_names)}
-    return {
-        "examples": total,
-        "top1_error": round(100.0 * (1 - top1.sum() / total), 4),
-        f"top{top_k}_error": round(100.0 * (1 - topk.sum() / total), 4),
-        "top1_accuracy": round(100.0 * top1.sum() / total, 4),
-        "per_class_accuracy": per_class,
-        "per_class_examples": {name: int(counts[i]) for i, name in enumerate(class_names)},
-        "seconds": round(time.monotonic() - start, 3),
-    }
+            print(f"evaluated {int(plain.confusion.sum())} images", flush=True)
+    plain.reduce(reduce)
+    result = plain.metrics(class_names)
+    if flipped is not None:
+        flipped.reduce(reduce)
+        result["flip_tta"] = flipped.metrics(class_names)
+    result["seconds"] = round(time.monotonic() - start, 3)
+    return result
 
 
 def _registry_normalization(weights, model_name):
@@ -88,7 +131,7 @@ def _registry_normalization(weights, model_name):
 
 def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
                      image_size=None, normalization="auto", data_dir=None, download=False,
-                     limit=None, pipeline="auto", crop_fraction=None):
+                     limit=None, pipeline="auto", crop_fraction=None, flip_tta=False):
     """Builds a zoo network with `weights` and evaluates it on a split.
 
     Args:
@@ -110,10 +153,13 @@ def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
             shorter side after resizing; default 0.875 (shorter side 256 for 224), 1.0
             with `image_size=320` is the paper's test protocol. CIFAR-size images are
             used whole.
+        flip_tta: also report the flip-averaged metrics, under "flip_tta" (see
+            `evaluate_classifier`).
 
     Returns:
         A JSON-ready dict: model, weights, data, split, normalization, the metrics of
-        `evaluate_classifier` and images/second.
+        `evaluate_classifier` and images/second (of the whole pass: with `flip_tta`,
+        each image is run twice).
     """
     from keras_preact.training import data, pipelines
     from keras_preact.pretrained import metadata
@@ -158,7 +204,7 @@ def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
     else:
         batches = pipelines.ArrayEvalBatches(test, batch_size=batch_size, normalization=norm)
     metrics = evaluate_classifier(model, batches, test.class_names,
-                                  top_k=min(5, test.num_classes))
+                                  top_k=min(5, test.num_classes), flip_tta=flip_tta)
     return {"model": model.name, "weights": str(weights), "data": test.source, "split": split,
             "image_size": image_size, "normalization": norm.to_dict(),
             "crop_fraction": None if isinstance(test, data.ArraySplit) else (
@@ -167,4 +213,4 @@ def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
             "images_per_second": round(metrics["examples"] / max(metrics["seconds"], 1e-9), 2)}
 
 
-__all__ = ["evaluate_classifier", "evaluate_weights"]
+__all__ = ["CONFUSION_MAX_CLASSES", "evaluate_classifier", "evaluate_weights"]

@@ -1,5 +1,5 @@
-"""What a run reports about itself: hardware, code version, command line, JSON files and
-the training-curve plot. Nothing here imports TensorFlow."""
+"""What a run reports about itself: hardware, code version, command line, JSON files,
+the training-curve and confusion-matrix plots. Nothing here imports TensorFlow."""
 
 import json
 import os
@@ -96,8 +96,14 @@ def _save(pyplot, figure, axes, path, title):
         axis.set_xlabel("epoch")
         axis.grid(alpha=0.3)
     figure.suptitle(title)
+    return _write(pyplot, figure, path)
+
+
+def _write(pyplot, figure, path):
+    """Lays out the figure, writes it as a PNG and frees it."""
     figure.tight_layout()
     path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
     pyplot.close(figure)
     return path
@@ -177,6 +183,46 @@ def plot_comparison(runs, path, title=""):
     return _save(pyplot, figure, axes, path, title)
 
 
+def plot_confusion(matrix, class_names, path, title=""):
+    """Draws a confusion matrix (rows: true class, columns: predicted class, as
+    `evaluate_classifier` reports it) with each row in percent of that class's images,
+    so the diagonal is the per-class accuracy; up to 20 classes every cell is written out.
+
+    Returns:
+        The path written, or None when matplotlib is not installed.
+
+    Raises:
+        ValueError: the matrix is not square or does not match the class names.
+    """
+    import numpy as np
+
+    counts = np.asarray(matrix, dtype=np.float64)
+    if counts.ndim != 2 or counts.shape != (len(class_names), len(class_names)):
+        raise ValueError(f"A {len(class_names)}x{len(class_names)} confusion matrix is "
+                         f"needed for {len(class_names)} class names, got shape "
+                         f"{counts.shape}.")
+    pyplot = _pyplot()
+    if pyplot is None:
+        return None
+    totals = counts.sum(axis=1, keepdims=True)
+    percent = np.divide(100.0 * counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    side = min(4.0 + 0.6 * len(class_names), 24.0)
+    figure, axis = pyplot.subplots(figsize=(side + 1.5, side))
+    image = axis.imshow(percent, cmap="Blues", vmin=0.0, vmax=100.0)
+    figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04, label="% of the true class")
+    if len(class_names) <= 20:
+        ticks = range(len(class_names))
+        axis.set_xticks(ticks, class_names, rotation=45, ha="right")
+        axis.set_yticks(ticks, class_names)
+        for (row, column), value in np.ndenumerate(percent):
+            axis.text(column, row, f"{value:.1f}", ha="center", va="center", fontsize=8,
+                      color="white" if value > 50 else "black")
+    axis.set_xlabel("predicted class")
+    axis.set_ylabel("true class")
+    axis.set_title(title)
+    return _write(pyplot, figure, path)
+
+
 def print_result(summary, output):
     """Prints the headline of a training summary (and its message to stderr)."""
     test = summary["test"]
@@ -189,5 +235,5 @@ def print_result(summary, output):
     print(f"Results in {output}/summary.json", flush=True)
 
 
-__all__ = ["command_line", "git_info", "hardware_info", "plot_comparison", "plot_history",
-           "print_result", "write_json"]
+__all__ = ["command_line", "git_info", "hardware_info", "plot_comparison", "plot_confusion",
+           "plot_history", "print_result", "write_json"]

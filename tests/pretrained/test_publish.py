@@ -199,6 +199,26 @@ def test_dry_run_uploads_nothing(hub_env, entry, tiny_weights, tmp_path, capsys)
     assert hub_env.hub.requests == []
 
 
+def test_confusion_matrix_and_flip_figure_ship_with_the_card(hub_env, entry, tiny_weights,
+                                                            tmp_path, capsys):
+    args = _files(tmp_path, entry, tiny_weights.path)
+    metrics_file = tmp_path / "eval.json"
+    report = json.loads(metrics_file.read_text())
+    report["flip_tta"] = {"examples": 20, "top1_error": 85.0, "top5_error": 45.0}
+    metrics_file.write_text(json.dumps(report))
+    confusion = tmp_path / "cm.png"
+    Image.new("RGB", (4, 4), (30, 30, 200)).save(confusion)
+    assert _run_cli(args + ["--confusion-matrix", str(confusion), "--dry-run"]) == 0
+    folder = tmp_path / "folder"
+    assert (folder / publish.CONFUSION_FILENAME).read_bytes() == confusion.read_bytes()
+    card = (folder / "README.md").read_text()
+    assert f"![confusion matrix]({publish.CONFUSION_FILENAME})" in card
+    assert "With test-time flip averaging" in card and "top-1 error 85.00%" in card
+    # The registered figure stays the single-view one.
+    assert "| 90.00 | – |" in card
+    assert hub_env.hub.requests == []
+
+
 def test_publish_needs_a_token(hub_env, entry, tiny_weights, tmp_path, monkeypatch):
     monkeypatch.delenv("HF_TOKEN")
     with pytest.raises(PublishError, match="hf auth login"):

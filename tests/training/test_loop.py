@@ -190,15 +190,31 @@ def test_evaluate_command_writes_json(finished, folder, tmp_path):
     parser = argparse.ArgumentParser()
     evaluate_command.add_arguments(parser)
     target = tmp_path / "eval.json"
+    plot = tmp_path / "cm.png"
     args = parser.parse_args(["--weights", str(output / "model.weights.h5"),
                               "--data", str(folder), "--batch-size", "5",
-                              "--output", str(target)])
+                              "--output", str(target), "--flip-tta",
+                              "--confusion-plot", str(plot)])
     assert evaluate_command.run(args) == 0
     result = json.loads(target.read_text())
     assert result["examples"] == 12 and result["split"] == "test"
     assert result["top1_error"] == pytest.approx(summary["test"]["top1_error"], abs=1e-3)
     assert result["per_class_examples"] == {name: 4 for name in CLASSES}
     assert set(result["per_class_accuracy"]) == set(CLASSES)
+    # Same weights, same images: the matrix of the end-of-training evaluation.
+    assert result["confusion_matrix"] == summary["test"]["confusion_matrix"]
+    assert np.trace(result["confusion_matrix"]) == round(12 * result["top1_accuracy"] / 100)
+    assert result["flip_tta"]["examples"] == 12
+    assert np.sum(result["flip_tta"]["confusion_matrix"]) == 12
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_refuses_a_confusion_plot_that_is_not_a_png(capsys):
+    parser = argparse.ArgumentParser()
+    evaluate_command.add_arguments(parser)
+    args = parser.parse_args(["--weights", "w.weights.h5", "--confusion-plot", "cm.jpg"])
+    assert evaluate_command.run(args) == 2  # before any model or data is loaded
+    assert "give a .png path, not 'cm.jpg'" in capsys.readouterr().err
 
 
 def test_budget_planner_fits_the_schedule_to_the_time_left():

@@ -1,4 +1,4 @@
-"""Training curves (keras_preact.training.reporting.plot_history)."""
+"""Plots of keras_preact.training.reporting: training curves and the confusion matrix."""
 
 import pytest
 
@@ -30,3 +30,26 @@ def test_test_points_show_when_only_some_epochs_are_evaluated(tmp_path, monkeypa
     assert epochs == [2, 4] and errors == pytest.approx([85.0, 65.0]) and marker == "o"
     assert drawn[("loss", "test")][0] == [2, 4]
     assert drawn[("top-1 error (%)", "train (augmented)")][0] == [1, 2, 3, 4, 5]
+
+
+def test_confusion_plot_shows_each_row_in_percent_of_its_class(tmp_path, monkeypatch):
+    shown = {}
+    write = reporting._write
+
+    def capture(pyplot, figure, path):
+        axis = figure.axes[0]
+        shown["image"] = axis.get_images()[0].get_array().tolist()
+        shown["cells"] = [text.get_text() for text in axis.texts]
+        shown["labels"] = [label.get_text() for label in axis.get_yticklabels()]
+        return write(pyplot, figure, path)
+
+    monkeypatch.setattr(reporting, "_write", capture)
+    path = reporting.plot_confusion([[3, 1], [0, 0]], ["cat", "dog"],
+                                    tmp_path / "plots" / "cm.png", "title")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # A class without images draws an empty row, not a division by zero.
+    assert shown["image"] == [[75.0, 25.0], [0.0, 0.0]]
+    assert shown["cells"] == ["75.0", "25.0", "0.0", "0.0"]
+    assert shown["labels"] == ["cat", "dog"]
+    with pytest.raises(ValueError, match="2x2 confusion matrix is needed"):
+        reporting.plot_confusion([[1, 2, 3]], ["cat", "dog"], tmp_path / "x.png")
