@@ -81,6 +81,10 @@ def add_arguments(parser):
                         help="learning rate at the end (cosine, one-cycle)")
     recipe.add_argument("--label-smoothing", type=non_negative_float,
                         help="label smoothing (0 disables)")
+    recipe.add_argument("--cutout", type=non_negative_int, metavar="PIXELS",
+                        help="add Cutout to the CIFAR augmentation: a square of this side "
+                        "set to the mean in every training image (16 is usual on "
+                        "CIFAR-10; not in the paper; default 0, none)")
     recipe.add_argument("--mixed-precision", choices=["off", "bf16", "fp16", "auto"],
                         help="off (float32), bf16, fp16, or auto: bf16 where native")
     run_group = parser.add_argument_group("run")
@@ -124,7 +128,7 @@ def add_arguments(parser):
 RECIPE_FLAGS = ("epochs", "batch_size", "lr", "reference_batch", "lr_scaling", "momentum",
                 "nesterov", "weight_decay", "schedule", "milestones", "factor",
                 "warmup_epochs", "warmup_lr", "warmup", "final_lr", "label_smoothing",
-                "mixed_precision")
+                "mixed_precision", "cutout")
 
 
 def config_from_args(args):

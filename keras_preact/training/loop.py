@@ -201,7 +201,7 @@ def _pipelines(config, pipeline, train, test, recipe, normalization, image_size,
         train_data, steps = pipelines.tf_train_dataset(
             train, batch_size=recipe.batch_size, normalization=normalization, seed=config.seed,
             initial_epoch=initial_epoch, epochs=epochs, augment=augment,
-            image_size=image_size, steps_per_epoch=cap)
+            image_size=image_size, steps_per_epoch=cap, cutout=recipe.cutout)
         eval_data = pipelines.tf_eval_dataset(test, batch_size=recipe.batch_size,
                                              normalization=normalization, image_size=image_size)
         return train_data, steps, eval_data
@@ -211,6 +211,7 @@ def _pipelines(config, pipeline, train, test, recipe, normalization, image_size,
     batches = pipelines.ArrayTrainBatches(
         train, batch_size=recipe.batch_size, normalization=normalization, seed=config.seed,
         initial_epoch=initial_epoch, augment=augment, steps_per_epoch=cap, shard=shard,
+        cutout=recipe.cutout,
         workers=config.workers or min(8, max(2, (os.cpu_count() or 2) // 2)))
     eval_data = pipelines.ArrayEvalBatches(test, batch_size=recipe.batch_size,
                                           normalization=normalization, shard=shard)
@@ -340,6 +341,8 @@ def plan_run(config):
             f"{len(train_split)} training images ({train_split.source}) are fewer than one "
             f"batch of {recipe.batch_size}: pass a smaller --batch-size (the learning rate "
             "scales with it from --reference-batch) or more images.")
+    pipelines.check_cutout(recipe.cutout, "cifar" if family == "cifar" else "imagenet",
+                           image_size)
     steps_full = len(train_split) // recipe.batch_size
     steps_per_epoch = min(steps_full, config.steps_per_epoch or steps_full)
     notes = []

@@ -7,6 +7,11 @@ NHWC images normalised per channel, one-hot float32 labels):
 - `tf_train_dataset` / `tf_eval_dataset`: tf.data, for the TensorFlow backend (and
   `tf.distribute`). TensorFlow is imported inside these functions only.
 
+Both can add Cutout (DeVries & Taylor 2017, arXiv:1708.04552) to the CIFAR augmentation:
+a square of `cutout` pixels at a uniformly drawn centre, clipped at the borders, set to
+the channel mean (0 after normalisation) in every training image. It is not part of
+the paper's recipe; it is off unless a recipe asks for it.
+
 Every random choice is a pure function of `(seed, epoch, step)`: an epoch's order and
 crops do not depend on how many epochs ran before in this process, so a resumed run
 sees exactly the batches an uninterrupted one would.
@@ -38,12 +43,23 @@ def _pad_crop_flip_indices(draws, size, pad):
     return rows, cols
 
 
-def pad_crop_flip(images, normalization, rng, pad=4, part=slice(None)):
+def _cutout_keep(centres, size, cutout):
+    """(B, size, size) mask, False inside each image's cut square: `centres` are the
+    (row, column) draws in [0, 1), the square spans [c - cutout // 2, c - cutout // 2 +
+    cutout) on each axis, clipped at the borders."""
+    starts = np.floor(centres * size).astype(np.int64) - cutout // 2
+    grid = np.arange(size)
+    inside = (grid >= starts[:, :, None]) & (grid < starts[:, :, None] + cutout)
+    return ~(inside[:, 0, :, None] & inside[:, 1, None, :])
+
+
+def pad_crop_flip(images, normalization, rng, pad=4, part=slice(None), cutout=0):
     """The paper's CIFAR augmentation on a numpy batch, normalising on the way.
 
     Equivalent to: normalise, zero-pad `pad` pixels on each side (zero = the channel
     mean, as fb.resnet.torch pads after normalising), take a random crop of the
-    original size, flip horizontally with probability 1/2.
+    original size, flip horizontally with probability 1/2; with `cutout`, then zero a
+    square of that side at a random centre (module docstring).
 
     Args:
         images: uint8 (B, H, W, C).
@@ -53,6 +69,8 @@ def pad_crop_flip(images, normalization, rng, pad=4, part=slice(None)):
         part: the rows of a larger batch that `images` are: the draws are made for the
             whole batch (its length is the slice's stop) and the slice's kept, so a
             process that augments its shard gets exactly its part of the whole batch.
+        cutout: side of the Cutout square in pixels; 0: none. The crops are drawn first,
+            so a batch without Cutout is the same as before it existed.
 
     Returns:
         float32 (B, H, W, C).
@@ -72,6 +90,8 @@ def pad_crop_flip(images, normalization, rng, pad=4, part=slice(None)):
              & ((cols >= 0) & (cols < width))[:, None, :])
     out = normalization.apply(crops)
     out *= valid[..., None]
+    if cutout:
+        out *= _cutout_keep(rng.random((part.stop or batch, 2))[part], height, cutout)[..., None]
     return out
 
 
@@ -96,6 +116,7 @@ class ArrayTrainBatches:
         seed: data seed.
         initial_epoch: first epoch to produce (to resume).
         augment: "cifar" (pad-crop-flip) or "none".
+        cutout: Cutout side in pixels with the "cifar" augmentation; 0: none.
         workers: preparation threads.
         prefetch: batches prepared ahead.
         steps_per_epoch: cap on the batches per epoch (dry runs); default all full ones.
@@ -104,10 +125,12 @@ class ArrayTrainBatches:
     """
 
     def __init__(self, split, *, batch_size, normalization, seed=0, initial_epoch=0,
-                 augment="cifar", workers=2, prefetch=8, steps_per_epoch=None, shard=None):
+                 augment="cifar", workers=2, prefetch=8, steps_per_epoch=None, shard=None,
+                 cutout=0):
         if augment not in ("cifar", "none"):
             raise ValueError(f"The numpy pipeline supports augment='cifar' or 'none', "
                              f"got {augment!r} (ImageNet-style crops need tf.data).")
+        check_cutout(cutout, augment, split.images.shape[1])
         if len(split) < batch_size:
             raise ValueError(f"{len(split)} training images are fewer than one batch of "
                              f"{batch_size}.")
@@ -117,6 +140,7 @@ class ArrayTrainBatches:
         self.seed = seed
         self.initial_epoch = initial_epoch
         self.augment = augment
+        self.cutout = cutout
         self.workers = workers
         self.prefetch = prefetch
         self.steps_per_epoch = min(len(split) // batch_size,
@@ -135,7 +159,8 @@ class ArrayTrainBatches:
         images = self.split.images[index]
         if self.augment == "cifar":
             rng = np.random.default_rng([self.seed, epoch, 1, step])
-            images = pad_crop_flip(images, self.normalization, rng, part=self.rows)
+            images = pad_crop_flip(images, self.normalization, rng, part=self.rows,
+                                   cutout=self.cutout)
         else:
             images = self.normalization.apply(images)
         return images, one_hot(self.split.labels[index], self.split.num_classes)
@@ -205,9 +230,22 @@ def _tf_normalize(images, normalization):
     return (tf.cast(images, tf.float32) - mean) / std
 
 
-def tf_pad_crop_flip(images, normalization, seed, pad=4):
+def check_cutout(cutout, augment, size=None):
+    """Refuses a Cutout side that is negative, used without the CIFAR augmentation, or
+    larger than the `size` x `size` training images (ValueError)."""
+    if cutout < 0:
+        raise ValueError(f"cutout is a side in pixels, >= 0 (0: none), got {cutout}.")
+    if cutout and augment != "cifar":
+        raise ValueError(f"Cutout is part of the CIFAR augmentation (augment='cifar'), not "
+                         f"of augment={augment!r}.")
+    if cutout and size is not None and cutout > size:
+        raise ValueError(f"A Cutout square of {cutout} pixels is larger than the "
+                         f"{size}x{size} training images.")
+
+
+def tf_pad_crop_flip(images, normalization, seed, pad=4, cutout=0):
     """`pad_crop_flip` in TensorFlow ops: uint8 (B, H, W, C) batch -> float32, with the
-    stateless random `seed` (a shape-[2] int tensor)."""
+    stateless random `seed` (a shape-[2] int64 tensor); `cutout` as there."""
     import tensorflow as tf
 
     size = images.shape[1]
@@ -223,6 +261,15 @@ def tf_pad_crop_flip(images, normalization, seed, pad=4):
     crops = tf.gather(images, tf.clip_by_value(rows, 0, size - 1), axis=1, batch_dims=1)
     crops = tf.gather(crops, tf.clip_by_value(cols, 0, size - 1), axis=2, batch_dims=1)
     valid = tf.logical_and(valid_rows[:, :, None], valid_cols[:, None, :])
+    if cutout:
+        # Another stream than every crop seed (those have seed[0] = 7919 * s + 1).
+        centres = tf.random.stateless_uniform(
+            [batch, 2], seed=tf.stack([tf.cast(seed[0], tf.int64) + 1,
+                                       tf.cast(seed[1], tf.int64)]))
+        starts = tf.cast(tf.floor(centres * size), tf.int32) - cutout // 2
+        inside = tf.logical_and(grid >= starts[:, :, None], grid < starts[:, :, None] + cutout)
+        cut = tf.logical_and(inside[:, 0, :, None], inside[:, 1, None, :])
+        valid = tf.logical_and(valid, tf.logical_not(cut))
     return _tf_normalize(crops, normalization) * tf.cast(valid, tf.float32)[..., None]
 
 
@@ -288,7 +335,8 @@ def _stream_records(split, seed, epoch):
 
 
 def tf_train_dataset(split, *, batch_size, normalization, seed=0, initial_epoch=0,
-                     epochs=1, augment="cifar", image_size=None, steps_per_epoch=None):
+                     epochs=1, augment="cifar", image_size=None, steps_per_epoch=None,
+                     cutout=0):
     """The training `tf.data.Dataset` for epochs `[initial_epoch, epochs)`.
 
     Each epoch contributes exactly `steps_per_epoch = len(split) // batch_size` full
@@ -307,6 +355,7 @@ def tf_train_dataset(split, *, batch_size, normalization, seed=0, initial_epoch=
             8-100% area and 3/4-4/3 aspect, flip) or "none".
         image_size: output side for streamed splits (required for them).
         steps_per_epoch: cap on the batches per epoch (dry runs); default all full ones.
+        cutout: Cutout side in pixels with the "cifar" augmentation; 0: none.
 
     Returns:
         `(dataset, steps_per_epoch)`.
@@ -315,6 +364,7 @@ def tf_train_dataset(split, *, batch_size, normalization, seed=0, initial_epoch=
 
     if augment not in AUGMENTATIONS:
         raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}.")
+    check_cutout(cutout, augment, image_size or getattr(split, "image_size", None))
     steps = min(len(split) // batch_size, steps_per_epoch or len(split) // batch_size)
     if steps == 0:
         raise ValueError(f"{len(split)} training images are fewer than one batch of "
@@ -340,7 +390,7 @@ def tf_train_dataset(split, *, batch_size, normalization, seed=0, initial_epoch=
             batch = tf.gather(images, index)
             if augment == "cifar":
                 batch_seed = tf.stack([tf.constant(aug_seed, tf.int64), epoch * 1_000_003 + step])
-                batch = tf_pad_crop_flip(batch, normalization, batch_seed)
+                batch = tf_pad_crop_flip(batch, normalization, batch_seed, cutout=cutout)
             else:
                 batch = _tf_normalize(batch, normalization)
             return batch, tf.one_hot(tf.gather(labels, index), num_classes)
@@ -360,7 +410,8 @@ def tf_train_dataset(split, *, batch_size, normalization, seed=0, initial_epoch=
                     image = _tf_random_resized_crop(image, image_size, image_seed)
                 elif augment == "cifar":
                     image = tf.image.resize(image, [image_size, image_size])
-                    image = tf_pad_crop_flip(image[None], normalization, image_seed)[0]
+                    image = tf_pad_crop_flip(image[None], normalization, image_seed,
+                                             cutout=cutout)[0]
                     return image, tf.one_hot(label, num_classes)
                 else:
                     image = tf.image.resize(image, [image_size, image_size])
@@ -411,5 +462,5 @@ def tf_eval_dataset(split, *, batch_size, normalization, image_size=None,
     return data.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
-__all__ = ["ArrayEvalBatches", "ArrayTrainBatches", "one_hot", "pad_crop_flip",
+__all__ = ["ArrayEvalBatches", "ArrayTrainBatches", "check_cutout", "one_hot", "pad_crop_flip",
            "tf_eval_dataset", "tf_pad_crop_flip", "tf_train_dataset"]

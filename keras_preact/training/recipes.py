@@ -51,6 +51,8 @@ class Recipe:
         warmup: "constant" (paper) or "linear".
         final_lr: end rate of cosine / one-cycle, at `reference_batch`.
         label_smoothing: label smoothing of the cross-entropy.
+        cutout: side in pixels of the Cutout square added to the CIFAR augmentation
+            (DeVries & Taylor 2017; not in the paper); 0: none.
         mixed_precision: "off", "bf16", "fp16" or "auto" (bf16 where the hardware
             computes it natively: GPUs of compute capability >= 8, TPUs).
     """
@@ -73,6 +75,7 @@ class Recipe:
     final_lr: float = 0.0
     label_smoothing: float = 0.0
     mixed_precision: str = "off"
+    cutout: int = 0
 
     def __post_init__(self):
         if self.lr_scaling not in LR_SCALING:
@@ -84,6 +87,8 @@ class Recipe:
             raise ValueError("epochs, batch_size and lr must be positive.")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}.")
+        if self.cutout < 0 or self.cutout != int(self.cutout):
+            raise ValueError(f"cutout is a side in pixels (an integer >= 0), got {self.cutout}.")
 
     def override(self, **values):
         """A copy with the given fields replaced (None values are ignored). Changing

@@ -293,6 +293,26 @@ def test_data_smaller_than_one_batch_is_a_clear_error(folder, tmp_path):
         assert not pathlib.Path(config.output).exists()  # bad input leaves no folder behind
 
 
+def test_cutout_flag_reaches_the_recipe_and_is_checked_before_anything_is_written(
+        folder, tmp_path):
+    from keras_preact.cli import train as train_command
+
+    parser = argparse.ArgumentParser()
+    train_command.add_arguments(parser)
+
+    def config(output, side):
+        return train_command.config_from_args(parser.parse_args(
+            ["--depth", "8", "--data", str(folder), "--output", str(output), "--epochs", "1",
+             "--batch-size", "8", "--steps-per-epoch", "2", "--verbose", "0",
+             "--cutout", str(side)]))
+
+    summary = training.train(config(tmp_path / "run", 16))
+    assert summary["status"] == "completed" and summary["recipe"]["cutout"] == 16
+    with pytest.raises(ValueError, match="Cutout square of 33 pixels is larger than the 32x32"):
+        training.train(config(tmp_path / "too_big", 33))
+    assert not (tmp_path / "too_big").exists()
+
+
 class _CtrlC(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if epoch == 1:

@@ -1,5 +1,5 @@
-"""keras_preact.training.pipelines: the paper's pad-crop-flip (numpy and tf.data), determinism
-under a seed, resumption, drop_remainder, evaluation padding, streamed folders."""
+"""keras_preact.training.pipelines: the paper's pad-crop-flip (numpy and tf.data), Cutout,
+determinism under a seed, resumption, drop_remainder, evaluation padding, streamed folders."""
 
 import numpy as np
 import pytest
@@ -39,6 +39,45 @@ def test_numpy_pad_crop_flip_is_the_papers_augmentation():
     _assert_augmented(images, out)
     changed = np.abs(out - NORM.apply(images)).max(axis=(1, 2, 3)) > 1e-6
     assert changed.sum() >= 12  # 1 in 162 draws is the identity
+
+
+def _assert_cut_squares(plain, cut, side):
+    """`cut` is `plain` with one axis-aligned box per image zeroed: at most side x side,
+    at least (side / 2) x (side / 2) (a centre at a corner), inside the image."""
+    full = 0
+    for before, after in zip(plain, cut):
+        changed = np.argwhere(np.abs(before - after).max(axis=-1) > 0)
+        zeroed = np.argwhere((after == 0).all(axis=-1) & (before != 0).any(axis=-1))
+        assert np.array_equal(changed, zeroed)  # nothing else differs
+        (top, left), (bottom, right) = zeroed.min(axis=0), zeroed.max(axis=0) + 1
+        assert side // 2 <= bottom - top <= side and side // 2 <= right - left <= side
+        box = after[top:bottom, left:right]
+        assert (box == 0).all()
+        full += (bottom - top, right - left) == (side, side)
+    assert full > 0
+
+
+def test_numpy_cutout_zeroes_one_square_per_image_after_the_same_crops():
+    images = np.maximum(_split(64, size=16).images, 1)  # no pixel at a channel mean...
+    norm = NORM.__class__(mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))  # ...nor 0 after it
+    plain = pipelines.pad_crop_flip(images, norm, np.random.default_rng(5), pad=0)
+    cut = pipelines.pad_crop_flip(images, norm, np.random.default_rng(5), pad=0, cutout=8)
+    _assert_cut_squares(plain, cut, 8)
+    # Without Cutout the random stream, hence every batch, is what it was before.
+    padded = pipelines.pad_crop_flip(images, norm, np.random.default_rng(5))
+    np.testing.assert_array_equal(
+        padded, pipelines.pad_crop_flip(images, norm, np.random.default_rng(5), cutout=0))
+
+
+def test_cutout_is_refused_where_it_does_not_apply():
+    split = _split()
+    with pytest.raises(ValueError, match="larger than the 8x8"):
+        pipelines.ArrayTrainBatches(split, batch_size=16, normalization=NORM, cutout=9)
+    with pytest.raises(ValueError, match="part of the CIFAR augmentation"):
+        pipelines.ArrayTrainBatches(split, batch_size=16, normalization=NORM,
+                                    augment="none", cutout=4)
+    with pytest.raises(ValueError, match=">= 0"):
+        pipelines.check_cutout(-1, "cifar")
 
 
 def test_numpy_batches_are_deterministic_and_resumable():
@@ -85,6 +124,24 @@ def test_tf_pad_crop_flip_is_the_papers_augmentation():
     out = pipelines.tf_pad_crop_flip(tf.constant(images), NORM, tf.constant([3, 4])).numpy()
     _assert_augmented(images, out)
     assert (np.abs(out - NORM.apply(images)).max(axis=(1, 2, 3)) > 1e-6).sum() >= 12
+
+
+@pytest.mark.tf_only
+def test_tf_cutout_zeroes_one_square_per_image_after_the_same_crops():
+    import tensorflow as tf
+
+    images = tf.constant(np.maximum(_split(64, size=16).images, 1))
+    norm = NORM.__class__(mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+    seed = tf.constant([7920, 3], tf.int64)
+    plain = pipelines.tf_pad_crop_flip(images, norm, seed, pad=0).numpy()
+    cut = pipelines.tf_pad_crop_flip(images, norm, seed, pad=0, cutout=8).numpy()
+    _assert_cut_squares(plain, cut, 8)
+    dataset, _ = pipelines.tf_train_dataset(_split(), batch_size=16, normalization=NORM,
+                                            cutout=4)
+    again, _ = pipelines.tf_train_dataset(_split(), batch_size=16, normalization=NORM,
+                                          cutout=4)
+    for (x, _), (y, _) in zip(dataset, again):
+        np.testing.assert_array_equal(x.numpy(), y.numpy())
 
 
 @pytest.mark.tf_only

@@ -68,3 +68,7 @@ def test_schedule_serialises_and_rejects_bad_values():
         recipes.get_recipe("fast").override(mixed_precision="int8")
     with pytest.raises(ValueError, match="Unknown recipe"):
         recipes.get_recipe("sota")
+    assert recipes.get_recipe("fast").cutout == 0  # Cutout is never on unless asked for
+    for side in (-4, 2.5):
+        with pytest.raises(ValueError, match="cutout is a side in pixels"):
+            recipes.get_recipe("fast").override(cutout=side)
