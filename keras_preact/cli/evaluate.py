@@ -50,6 +50,8 @@ def add_arguments(parser):
                         help="draw the confusion matrix into this image (up to "
                         "100 classes)")
     parser.add_argument("--output", help="JSON file to write (default: print only)")
+    parser.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="no progress bar while evaluating")
 
 
 def run(args):
@@ -72,7 +74,8 @@ def run(args):
             spec, args.weights, args.data, args.split, batch_size=args.batch_size,
             image_size=args.image_size, normalization=args.normalization,
             data_dir=args.data_dir, download=args.download, limit=args.limit,
-            pipeline=args.pipeline, crop_fraction=args.crop_fraction, flip_tta=args.flip_tta)
+            pipeline=args.pipeline, crop_fraction=args.crop_fraction, flip_tta=args.flip_tta,
+            progress=args.progress)
     except (ValueError, FileNotFoundError) as error:
         return input_error("evaluate", error)
     result["command"] = reporting.command_line()

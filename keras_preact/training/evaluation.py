@@ -57,8 +57,22 @@ class _Tally:
         return result
 
 
-def evaluate_classifier(model, batches, class_names, *, top_k=5, log_every=0, reduce=None,
-                        flip_tta=False):
+def _batch_count(batches):
+    """How many batches `batches` holds (a sequence, PyDataset or finite tf.data
+    dataset), or None when it cannot say."""
+    try:
+        return len(batches)
+    except TypeError:
+        pass
+    cardinality = getattr(batches, "cardinality", None)
+    if cardinality is not None:
+        count = int(cardinality())
+        return count if count >= 0 else None
+    return None
+
+
+def evaluate_classifier(model, batches, class_names, *, top_k=5, progress=False,
+                        reduce=None, flip_tta=False):
     """Evaluates `model` on `batches` and returns JSON-ready metrics.
 
     Args:
@@ -69,7 +83,7 @@ def evaluate_classifier(model, batches, class_names, *, top_k=5, log_every=0, re
             A tf.data dataset works (iterated eagerly).
         class_names: names of the classes, index = label.
         top_k: the k of the top-k error (5 in the paper's ImageNet tables).
-        log_every: print progress every that many batches (0: never).
+        progress: show a Keras progress bar with the running top-1 error.
         reduce: sums per-class counts over processes when each one evaluates its shard
             (`Distribution.sum_over_processes`); None for one process.
         flip_tta: also measure test-time augmentation by horizontal flip: the model's
@@ -88,8 +102,11 @@ def evaluate_classifier(model, batches, class_names, *, top_k=5, log_every=0, re
     plain = _Tally(len(class_names), top_k)
     flipped = _Tally(len(class_names), top_k) if flip_tta else None
     full = None
+    bar = keras.utils.Progbar(_batch_count(batches), unit_name="batch",
+                              stateful_metrics=["top1_error"]) if progress else None
+    done = 0
     start = time.monotonic()
-    for step, batch in enumerate(batches):
+    for done, batch in enumerate(batches, start=1):
         images, labels = _numpy(batch[0]), _numpy(batch[1])
         weights = _numpy(batch[2]) if len(batch) > 2 else np.ones(len(images))
         size = len(images)
@@ -108,8 +125,12 @@ def evaluate_classifier(model, batches, class_names, *, top_k=5, log_every=0, re
             mirrored = model.predict_on_batch(np.ascontiguousarray(images[:, :, ::-1]))
             mirrored = np.asarray(_numpy(mirrored), np.float32)[:size]
             flipped.add(labels, ((outputs + mirrored) / 2)[keep])
-        if log_every and (step + 1) % log_every == 0:
-            print(f"evaluated {int(plain.confusion.sum())} images", flush=True)
+        if bar is not None:
+            seen = max(int(plain.confusion.sum()), 1)
+            bar.update(done, [("top1_error", 100.0 * (1 - np.trace(plain.confusion) / seen))],
+                       finalize=False)
+    if bar is not None:
+        bar.update(done, finalize=True)
     plain.reduce(reduce)
     result = plain.metrics(class_names)
     if flipped is not None:
@@ -131,7 +152,8 @@ def _registry_normalization(weights, model_name):
 
 def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
                      image_size=None, normalization="auto", data_dir=None, download=False,
-                     limit=None, pipeline="auto", crop_fraction=None, flip_tta=False):
+                     limit=None, pipeline="auto", crop_fraction=None, flip_tta=False,
+                     progress=False):
     """Builds a zoo network with `weights` and evaluates it on a split.
 
     Args:
@@ -155,6 +177,7 @@ def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
             used whole.
         flip_tta: also report the flip-averaged metrics, under "flip_tta" (see
             `evaluate_classifier`).
+        progress: show a progress bar while evaluating.
 
     Returns:
         A JSON-ready dict: model, weights, data, split, normalization, the metrics of
@@ -204,7 +227,8 @@ def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
     else:
         batches = pipelines.ArrayEvalBatches(test, batch_size=batch_size, normalization=norm)
     metrics = evaluate_classifier(model, batches, test.class_names,
-                                  top_k=min(5, test.num_classes), flip_tta=flip_tta)
+                                  top_k=min(5, test.num_classes), flip_tta=flip_tta,
+                                  progress=progress)
     return {"model": model.name, "weights": str(weights), "data": test.source, "split": split,
             "image_size": image_size, "normalization": norm.to_dict(),
             "crop_fraction": None if isinstance(test, data.ArraySplit) else (

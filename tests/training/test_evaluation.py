@@ -67,3 +67,15 @@ def test_no_confusion_matrix_in_the_report_beyond_the_class_limit():
     result = evaluation.evaluate_classifier(
         model, _batches([[1, 0]], [3], [1]), [f"c{i}" for i in range(classes)], top_k=5)
     assert "confusion_matrix" not in result and result["examples"] == 1
+
+
+def test_progress_bar_counts_the_batches_and_shows_the_running_error(capsys):
+    batches = _batches([[1, 0], [0, 1]], [2, 1], [1, 1]) * 3
+    result = evaluation.evaluate_classifier(_mirror_sensitive_model(), batches,
+                                            ["a", "b", "c"], top_k=1, progress=True)
+    shown = capsys.readouterr().out
+    assert "3/3" in shown and "top1_error: 50.0000" in shown
+    assert result["examples"] == 6 and result["top1_error"] == 50.0
+    evaluation.evaluate_classifier(_mirror_sensitive_model(), batches, ["a", "b", "c"],
+                                   top_k=1)
+    assert capsys.readouterr().out == ""
