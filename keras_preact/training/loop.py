@@ -190,9 +190,15 @@ def _mixed_precision(choice):
     return {"off": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[choice]
 
 
+def _augmentation(family):
+    """The training augmentation of a model family: the paper's CIFAR pad-crop-flip, or
+    ImageNet's random-resized crops."""
+    return "cifar" if family == "cifar" else "imagenet"
+
+
 def _pipelines(config, pipeline, train, test, recipe, normalization, image_size, family,
                initial_epoch, epochs, dist):
-    augment = "cifar" if family == "cifar" else "imagenet"
+    augment = _augmentation(family)
     cap = config.steps_per_epoch
     shard = dist.shard(recipe.batch_size) if dist.process_count > 1 else None
     if shard is not None and pipeline == "tf":
@@ -335,14 +341,14 @@ def plan_run(config):
     if recipe.batch_size % dist.num_replicas:
         raise ValueError(f"The global batch {recipe.batch_size} does not split evenly over "
                          f"{dist.num_replicas} replicas.")
+    pipelines.check_cutout(recipe.cutout, _augmentation(family))
     train_split, test_split, eval_split, image_size, normalization = _load_data(config, family)
     if len(train_split) < recipe.batch_size:
         raise ValueError(
             f"{len(train_split)} training images ({train_split.source}) are fewer than one "
             f"batch of {recipe.batch_size}: pass a smaller --batch-size (the learning rate "
             "scales with it from --reference-batch) or more images.")
-    pipelines.check_cutout(recipe.cutout, "cifar" if family == "cifar" else "imagenet",
-                           image_size)
+    pipelines.check_cutout(recipe.cutout, _augmentation(family), image_size)
     steps_full = len(train_split) // recipe.batch_size
     steps_per_epoch = min(steps_full, config.steps_per_epoch or steps_full)
     notes = []
