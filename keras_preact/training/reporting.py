@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import keras
+import numpy as np
 
 from keras_preact import runtime
 from keras_preact.version import __version__
@@ -194,8 +195,6 @@ def plot_confusion(matrix, class_names, path, title=""):
     Raises:
         ValueError: the matrix is not square or does not match the class names.
     """
-    import numpy as np
-
     counts = np.asarray(matrix, dtype=np.float64)
     if counts.ndim != 2 or counts.shape != (len(class_names), len(class_names)):
         raise ValueError(f"A {len(class_names)}x{len(class_names)} confusion matrix is "
