@@ -5,8 +5,8 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("summary", "predict", "train", "evaluate", "compare", "finetune", "export",
-            "publish")
+COMMANDS = ("summary", "predict", "train", "snapshot", "evaluate", "compare", "finetune",
+            "export", "publish")
 
 
 def _list(args):

@@ -110,6 +110,10 @@ def read_metrics(path, *, dataset=None, split=None):
             continue
         if not item_dataset or not item_split:
             raise PublishError(f"{path}: a metric lacks 'dataset' or 'split': {item}.")
+        if item.get("limit"):
+            raise PublishError(f"{path} was measured on a subset of {item['limit']} images "
+                               "(evaluate --limit); a registered figure is of the whole split: "
+                               "evaluate again without --limit.")
         top5 = item.get("top5_error")
         metrics.append(Metric(item_dataset, item_split, round(error, 4),
                               None if top5 is None else round(float(top5), 4)))
@@ -156,6 +160,11 @@ def draft_entry(weights_file, measured, training, *, tag, repo_id=None, recipe=N
     if pre.mean is None or pre.std is None:
         raise PublishError(f"Cannot record the normalisation {norm}: expected a per-channel "
                            "mean and std.")
+    recipe = recipe or training.get("command")
+    if not recipe:
+        raise PublishError("The training summary records no training command (a snapshot of "
+                           "a run whose checkpoints predate it): pass the command with "
+                           "--recipe.")
     classes = int(build["classes"])
     dataset = measured[0].dataset if measured else tag
     shipped = _registry.labels_for(dataset) if dataset in ("cifar10", "cifar100") else None
@@ -170,7 +179,7 @@ def draft_entry(weights_file, measured, training, *, tag, repo_id=None, recipe=N
         input_size=tuple(build["input_shape"][:2]),
         preprocessing=dataclasses.replace(pre, name=None),
         model_args=ModelSpec.from_dict(build).entry_args(),
-        metrics=tuple(measured), recipe=recipe or training.get("command", ""), paper=paper,
+        metrics=tuple(measured), recipe=recipe, paper=paper,
         dataset=DATASETS.get(dataset, (None, ""))[1], license=license,
         description=description,
     )
@@ -383,9 +392,18 @@ def _card_training(training):
 {training.get("epochs_completed", "?")} epochs ({training.get("iterations", "?"):,} iterations of
 {recipe.get("batch_size", "?")} images), {hours} h {seconds // 60} min wall time, \
 {training.get("images_per_second") or 0:.0f} training images/s, {training.get("dtype_policy", "?")},
-on {_hardware(training.get("hardware"))}; stopped: {training.get("status", "?")}. The run's
+on {_hardware(training.get("hardware")) or "hardware not recorded"}; {_card_stop(training)}. The run's
 `summary.json` ships as `{TRAINING_FILENAME}`.
 """
+
+
+def _card_stop(training):
+    snapshot = training.get("snapshot")
+    if training.get("status") == "snapshot" and snapshot:
+        return (f"these are the weights of its checkpoint after epoch {snapshot['epoch']} of "
+                f"{snapshot['planned_epochs']} (`keras-preact snapshot`), taken while the run "
+                "went on")
+    return f"stopped: {training.get('status', '?')}"
 
 
 def _card_measurement(evaluation, curves, confusion=None):

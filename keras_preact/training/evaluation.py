@@ -233,7 +233,8 @@ def evaluate_weights(spec, weights, data_source, split=None, *, batch_size=256,
             "image_size": image_size, "normalization": norm.to_dict(),
             "crop_fraction": None if isinstance(test, data.ArraySplit) else (
                 crop_fraction or pipelines.CROP_FRACTION),
-            "skipped_unreadable": getattr(test, "skipped", None), **metrics,
+            "skipped_unreadable": getattr(test, "skipped", None),
+            **({"limit": limit} if limit else {}), **metrics,
             "images_per_second": round(metrics["examples"] / max(metrics["seconds"], 1e-9), 2)}
 
 

@@ -250,7 +250,9 @@ def _callbacks(config, output, guard, runlog, start, checkpoint, state_fn, dist,
     return found, budget, planner
 
 
-def _throughput(rows):
+def epoch_throughput(rows):
+    """(median training images/s of the epochs after the first, the first's) of history
+    rows; None where there are none."""
     values = [r["images_per_second"] for r in rows]
     steady = values[1:] or values
     return (float(np.median(steady)) if steady else None), (values[0] if values else None)
@@ -417,6 +419,11 @@ def fit_run(config, plan, model, writer, start, extra_callbacks=()):
                                   state["history"] if state else None, enabled=dist.is_chief)
     seconds_before = state["train_seconds_total"] if state else 0.0
     planner = None
+    # Recorded in every checkpoint, so that a snapshot of an unfinished run can say how
+    # and where it was trained (`keras_preact.training.snapshot`).
+    provenance = {"dtype_policy": plan.policy, "command": reporting.command_line(),
+                  "hardware": reporting.hardware_info(distribute.device_names()),
+                  "git": reporting.git_info()}
 
     def state_fn(epoch, logs):
         return {"epoch": epoch + 1, "seed": config.seed,
@@ -426,7 +433,7 @@ def fit_run(config, plan, model, writer, start, extra_callbacks=()):
                     r["epoch_seconds"] for r in runlog.session_rows),
                 "keras_backend": plan.backend,
                 "planned_epochs": planner.planned if planner else plan.epochs,
-                "time": datetime.datetime.now().isoformat(timespec="seconds")}
+                "time": datetime.datetime.now().isoformat(timespec="seconds"), **provenance}
 
     planner_args = None
     if plan.auto_epochs:
@@ -497,7 +504,7 @@ def report_run(config, plan, model, outcome, start):
     (process 0 only), prints the result, and returns the summary."""
     done = plan.checkpoint.read_state()
     train_split, test_split, results = plan.train_split, plan.test_split, outcome.results
-    speed, first_speed = _throughput(outcome.runlog.session_rows)
+    speed, first_speed = epoch_throughput(outcome.runlog.session_rows)
     record = run_record(
         plan.spec, classes=train_split.num_classes, image_size=plan.image_size,
         class_names=train_split.class_names, preprocessing=plan.normalization,
@@ -582,5 +589,5 @@ def train(config, *, extra_callbacks=()):
 
 
 __all__ = ["AUTO_EPOCHS_CAP", "FitOutcome", "PIPELINES", "RUNTIME_FIELDS", "RunPlan",
-           "TrainConfig", "build_run_model", "fit_run", "plan_run", "report_run",
-           "seed_everything", "train"]
+           "TrainConfig", "build_run_model", "epoch_throughput", "fit_run", "plan_run",
+           "report_run", "seed_everything", "train"]

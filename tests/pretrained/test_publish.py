@@ -80,6 +80,9 @@ def test_read_metrics_formats(tmp_path):
     path.write_text(json.dumps({"loss": 1.0}))
     with pytest.raises(PublishError, match="no 'top1_error'"):
         publish.read_metrics(path)
+    path.write_text(json.dumps({**evaluate_output, "limit": 500, "examples": 500}))
+    with pytest.raises(PublishError, match="subset of 500 images"):
+        publish.read_metrics(path)
 
 
 def _files(tmp_path, entry, weights, error=90.0):
