@@ -5,7 +5,9 @@ and print their final test errors.
     keras-preact compare original=runs/r110 pre-act=runs/p110 --title "ResNet-110"
 
 Each run is an output folder of `keras-preact train` (its history.json and
-summary.json), optionally labelled `label=folder` (default label: the model name).
+summary.json), optionally labelled `label=folder` (default label: the model name). A run
+still training (history.json and checkpoint, no summary.json yet) is drawn up to its last
+epoch and reported with its last validation figure; so is a `keras-preact snapshot`.
 """
 
 import json
@@ -25,11 +27,29 @@ def _load(spec):
     label, _, folder = spec.rpartition("=")
     folder = pathlib.Path(folder)
     history, summary = folder / "history.json", folder / "summary.json"
-    if not history.is_file() or not summary.is_file():
-        raise FileNotFoundError(f"{folder} is not a finished keras-preact train output "
-                                "(history.json and summary.json are missing).")
-    summary = json.loads(summary.read_text())
+    state = folder / "checkpoint" / "state.json"
+    if summary.is_file():
+        summary = json.loads(summary.read_text())
+    elif state.is_file():  # still training: name the network from its settings
+        config = json.loads(state.read_text())["config"]
+        summary = {"model": config.get("model") or folder.name, "status": "running"}
+    else:
+        summary = None
+    if not history.is_file() or summary is None:
+        raise FileNotFoundError(f"{folder} is not a keras-preact train output (history.json "
+                                "with summary.json, or with a checkpoint while it trains).")
     return label or summary["model"], json.loads(history.read_text()), summary
+
+
+def _result(rows, summary):
+    """The test figure to print: the final one, else the last validation so far."""
+    test = summary.get("test") or {}
+    if summary.get("status") not in ("running", "snapshot") and "top1_error" in test:
+        return f"test top-1 error {test['top1_error']:.2f}%"
+    seen = [row for row in rows if row.get("val_accuracy") is not None]
+    last = (f"last validation (epoch {seen[-1]['epoch']}) top-1 error "
+            f"{100 * (1 - seen[-1]['val_accuracy']):.2f}%" if seen else "no validation yet")
+    return f"{summary.get('status') or 'no test figure'}, {last}"
 
 
 def run(args):
@@ -46,9 +66,7 @@ def run(args):
               "label=folder.", file=sys.stderr)
         return 2
     for label, rows, summary in loaded:
-        test = summary.get("test") or {}
-        error = f"{test['top1_error']:.2f}%" if "top1_error" in test else "n/a"
-        print(f"{label}: {len(rows)} epochs, test top-1 error {error}")
+        print(f"{label}: {len(rows)} epochs, {_result(rows, summary)}")
     written = reporting.plot_comparison({label: rows for label, rows, _ in loaded},
                                         args.output, args.title)
     if written is None:

@@ -35,11 +35,34 @@ def test_compares_two_runs_in_one_plot(tmp_path, capsys):
     assert Image.open(out).size == (1100, 400)
 
 
-def test_refuses_unfinished_runs_and_duplicate_labels(tmp_path, capsys):
+def test_a_run_still_training_shows_its_last_validation(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    done = _run(tmp_path / "done", "resnet20", [60, 40, 30, 20], 9.5)
+    running = _run(tmp_path / "running", "unused", [55, 35, 25], None)
+    (running / "summary.json").unlink()
+    (running / "checkpoint").mkdir()
+    (running / "checkpoint" / "state.json").write_text(json.dumps(
+        {"epoch": 3, "config": {"model": "preact_resnet164"}}))
+    snap = _run(tmp_path / "snap", "preact_resnet20", [50, 30], None)
+    (snap / "summary.json").write_text(json.dumps(
+        {"model": "preact_resnet20", "status": "snapshot", "test": {"top1_error": 28.0}}))
+    out = tmp_path / "three.png"
+    assert cli.main(["compare", str(done), str(running), str(snap), "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "resnet20: 4 epochs, test top-1 error 9.50%" in printed
+    # Validation rows are the odd epochs (index 1): epoch 2 at 1 - 0.65 + 0.02.
+    assert "preact_resnet164: 3 epochs, running, last validation (epoch 2) top-1 error " \
+        "37.00%" in printed
+    assert "preact_resnet20: 2 epochs, snapshot, last validation (epoch 2) top-1 error " \
+        "32.00%" in printed
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_refuses_folders_without_a_run_and_duplicate_labels(tmp_path, capsys):
     a = _run(tmp_path / "a", "resnet20", [50, 40], 9.0)
     (tmp_path / "empty").mkdir()
     assert cli.main(["compare", str(a), str(tmp_path / "empty")]) == 2
-    assert "not a finished keras-preact train output" in capsys.readouterr().err
+    assert "not a keras-preact train output" in capsys.readouterr().err
     assert cli.main(["compare", str(a), str(a)]) == 2
     assert "same label" in capsys.readouterr().err
 
