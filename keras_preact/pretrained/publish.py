@@ -386,13 +386,14 @@ def _card_training(training):
         return ""
     hours, seconds = divmod(int(training.get("wall_time_s") or 0), 3600)
     recipe = training.get("recipe") or {}
+    where = _hardware(training.get("hardware")) or "an unrecorded machine"
     return f"""
 ## Training run
 
 {training.get("epochs_completed", "?")} epochs ({training.get("iterations", "?"):,} iterations of
 {recipe.get("batch_size", "?")} images), {hours} h {seconds // 60} min wall time, \
 {training.get("images_per_second") or 0:.0f} training images/s, {training.get("dtype_policy", "?")},
-on {_hardware(training.get("hardware")) or "hardware not recorded"}; {_card_stop(training)}. The run's
+on {where}; {_card_stop(training)}. The run's
 `summary.json` ships as `{TRAINING_FILENAME}`.
 """
 
@@ -401,8 +402,7 @@ def _card_stop(training):
     snapshot = training.get("snapshot")
     if training.get("status") == "snapshot" and snapshot:
         return (f"these are the weights of its checkpoint after epoch {snapshot['epoch']} of "
-                f"{snapshot['planned_epochs']} (`keras-preact snapshot`), taken while the run "
-                "went on")
+                f"{snapshot['planned_epochs']} (`keras-preact snapshot`)")
     return f"stopped: {training.get('status', '?')}"
 
 

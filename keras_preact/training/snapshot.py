@@ -123,8 +123,8 @@ def snapshot_run(run, output, *, overwrite=False):
                          "took this snapshot.")
     summary = {
         "status": STATUS,
-        "message": f"Snapshot of epoch {state['epoch']} of {snapshot['planned_epochs']}; "
-                   f"the run goes on in {run}.",
+        "message": f"Snapshot of the checkpoint after epoch {state['epoch']} of "
+                   f"{snapshot['planned_epochs']} in {run}.",
         "model": model.name, "parameters": model.count_params(), "build": record["build"],
         "data": {"train": split.source, "eval": plan.test_split.source,
                  "train_examples": len(split), "eval_examples": len(plan.test_split),

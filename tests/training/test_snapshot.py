@@ -125,7 +125,7 @@ def test_checkpoints_without_provenance_need_the_command(unfinished, tmp_path):
     entry = publish.draft_entry(tmp_path / "snap" / "model.weights.h5", measured, summary,
                                 tag="synthetic", recipe="keras-preact train --depth 8")
     assert entry.recipe == "keras-preact train --depth 8"
-    assert "hardware not recorded" in publish.model_card(entry, training=summary).text
+    assert "on an unrecorded machine;" in publish.model_card(entry, training=summary).text
 
 
 def test_refusals(unfinished, tmp_path):
