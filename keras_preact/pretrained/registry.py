@@ -276,6 +276,11 @@ WEIGHTS = {entry.name: entry for entry in (
     ),
 )}
 
+# Weight sets being trained and not registered yet: asking for one says so instead of only
+# "unknown". The curve so far is in weights/in_progress/<name>/ of the source repository;
+# a name leaves this set when its entry lands in WEIGHTS (tests/pretrained/test_registry.py).
+IN_TRAINING = frozenset({"preact_resnet164.cifar10"})
+
 
 def _registry(registry):
     return WEIGHTS if registry is None else registry
@@ -334,8 +339,12 @@ def find_weights(architecture, tag, *, registry=None):
         if tags
         else f"{architecture} has no pretrained weights yet"
     )
+    name = f"{architecture}.{tag}"
+    training = (f" {name} is being trained and not registered yet (its curve so far: "
+                f"weights/in_progress/{name}/ of the keras_preact source repository)."
+                if name in IN_TRAINING else "")
     raise UnknownWeightsError(
-        f"Unknown weights {tag!r} for {architecture}; {available}. "
+        f"Unknown weights {tag!r} for {architecture}; {available}.{training} "
         "weights= also takes None (random init), a path to a .weights.h5 file, or "
         "'hf://owner/repo[@revision]'. All registered weights: "
         "keras_preact.list_models(pretrained=True)."

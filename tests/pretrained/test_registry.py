@@ -2,6 +2,7 @@
 the checker itself proven on good and bad entries, lookups and their errors, labels."""
 
 import dataclasses
+import pathlib
 
 import pytest
 
@@ -120,6 +121,20 @@ def test_unknown_tag_lists_the_architectures_tags(good):
         registry.find_weights("preact_resnet1001", "cifar10", registry=mine)
     with pytest.raises(UnknownWeightsError, match=good.name):
         registry.get_weights_entry("preact_resnet8_basic.cifar100", registry=mine)
+
+
+def test_weights_in_training_say_so_and_have_their_curve_in_the_checkout():
+    in_progress = pathlib.Path(__file__).resolve().parents[2] / "weights" / "in_progress"
+    assert {p.name for p in in_progress.iterdir() if p.is_dir()} == registry.IN_TRAINING
+    for name in registry.IN_TRAINING:
+        assert name not in registry.WEIGHTS  # registered: no longer in training
+        assert (in_progress / name / "curves.png").is_file()
+        architecture, tag = name.split(".")
+        with pytest.raises(UnknownWeightsError, match=f"{name} is being trained"):
+            registry.find_weights(architecture, tag)
+    with pytest.raises(UnknownWeightsError) as info:
+        registry.find_weights("preact_resnet1001", "cifar10")
+    assert "being trained" not in str(info.value)
 
 
 def test_weights_errors_are_value_errors():
