@@ -46,9 +46,11 @@ def _result(rows, summary):
     test = summary.get("test") or {}
     if summary.get("status") not in ("running", "snapshot") and "top1_error" in test:
         return f"test top-1 error {test['top1_error']:.2f}%"
-    seen = [row for row in rows if row.get("val_accuracy") is not None]
-    last = (f"last validation (epoch {seen[-1]['epoch']}) top-1 error "
-            f"{100 * (1 - seen[-1]['val_accuracy']):.2f}%" if seen else "no validation yet")
+    from keras_preact.training.reporting import last_validation
+
+    seen = last_validation(rows)
+    last = (f"last validation (epoch {seen['epoch']}) top-1 error {seen['top1_error']:.2f}%"
+            if seen else "no validation yet")
     return f"{summary.get('status') or 'no test figure'}, {last}"
 
 

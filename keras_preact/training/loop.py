@@ -499,6 +499,18 @@ def _status_message(config, plan, outcome, done):
     return None
 
 
+def data_summary(plan):
+    """The `data` block of a run's `summary.json`: sources, sizes, unreadable files
+    skipped, normalisation, input side and pipeline."""
+    train_split, test_split = plan.train_split, plan.test_split
+    return {"train": train_split.source, "eval": test_split.source,
+            "train_examples": len(train_split), "eval_examples": len(test_split),
+            "skipped_unreadable": {"train": getattr(train_split, "skipped", None),
+                                   "eval": getattr(test_split, "skipped", None)},
+            "normalization": plan.normalization.to_dict(), "image_size": plan.image_size,
+            "pipeline": plan.pipeline}
+
+
 def report_run(config, plan, model, outcome, start):
     """Writes `model.json` (when there are results), `curves.png` and `summary.json`
     (process 0 only), prints the result, and returns the summary."""
@@ -511,16 +523,10 @@ def report_run(config, plan, model, outcome, start):
         model=model.name, data=train_split.source, eval_split=plan.eval_split,
         test={k: v for k, v in (results or {}).items() if "error" in k},
         recipe=plan.recipe.as_dict())
-    build, normalization = record["build"], record["preprocessing"]
     summary = {
         "status": outcome.status, "message": _status_message(config, plan, outcome, done),
-        "model": model.name, "parameters": model.count_params(), "build": build,
-        "data": {"train": train_split.source, "eval": test_split.source,
-                 "train_examples": len(train_split), "eval_examples": len(test_split),
-                 "skipped_unreadable": {"train": getattr(train_split, "skipped", None),
-                                        "eval": getattr(test_split, "skipped", None)},
-                 "normalization": normalization, "image_size": plan.image_size,
-                 "pipeline": plan.pipeline},
+        "model": model.name, "parameters": model.count_params(), "build": record["build"],
+        "data": data_summary(plan),
         "recipe": plan.recipe.as_dict(), "dtype_policy": plan.policy, "seed": config.seed,
         "epochs_planned": outcome.planner.planned if outcome.planner else outcome.epochs,
         "epochs_completed": done["epoch"] if done else 0,
@@ -589,5 +595,5 @@ def train(config, *, extra_callbacks=()):
 
 
 __all__ = ["AUTO_EPOCHS_CAP", "FitOutcome", "PIPELINES", "RUNTIME_FIELDS", "RunPlan",
-           "TrainConfig", "build_run_model", "epoch_throughput", "fit_run", "plan_run",
-           "report_run", "seed_everything", "train"]
+           "TrainConfig", "build_run_model", "data_summary", "epoch_throughput", "fit_run",
+           "plan_run", "report_run", "seed_everything", "train"]

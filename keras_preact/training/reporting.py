@@ -222,6 +222,20 @@ def plot_confusion(matrix, class_names, path, title=""):
     return _write(pyplot, figure, path)
 
 
+def last_validation(rows, top_k=None):
+    """The last validation figures of history rows, as errors in percent:
+    `{"epoch", "top1_error", "top<k>_error" (when logged), "source"}`, or None if no row
+    was validated."""
+    for row in reversed(rows):
+        if row.get("val_accuracy") is not None:
+            test = {"epoch": row["epoch"], "top1_error": 100 * (1 - row["val_accuracy"]),
+                    "source": "validation during training (history.json)"}
+            if top_k and row.get(f"val_top{top_k}") is not None:
+                test[f"top{top_k}_error"] = 100 * (1 - row[f"val_top{top_k}"])
+            return test
+    return None
+
+
 def print_result(summary, output):
     """Prints the headline of a training summary (and its message to stderr)."""
     test = summary["test"]
@@ -234,5 +248,5 @@ def print_result(summary, output):
     print(f"Results in {output}/summary.json", flush=True)
 
 
-__all__ = ["command_line", "git_info", "hardware_info", "plot_comparison", "plot_confusion",
-           "plot_history", "print_result", "write_json"]
+__all__ = ["command_line", "git_info", "hardware_info", "last_validation", "plot_comparison",
+           "plot_confusion", "plot_history", "print_result", "write_json"]

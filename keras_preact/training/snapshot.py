@@ -51,17 +51,6 @@ def _copy_consistent(checkpoint, target, attempts=3):
                        "copies; try again.")
 
 
-def _last_validation(rows, k):
-    for row in reversed(rows):
-        if "val_accuracy" in row:
-            test = {"epoch": row["epoch"], "top1_error": 100 * (1 - row["val_accuracy"]),
-                    "source": "validation during training (history.json)"}
-            if f"val_top{k}" in row:
-                test[f"top{k}_error"] = 100 * (1 - row[f"val_top{k}"])
-            return test
-    return None
-
-
 def snapshot_run(run, output, *, overwrite=False):
     """Writes the last checkpoint of the training run in `run` out as a weights folder
     (see the module docstring). The run may be going on; it is only read.
@@ -100,7 +89,7 @@ def snapshot_run(run, output, *, overwrite=False):
                             input_shape=(plan.image_size, plan.image_size, 3))
     load_model_weights(model, weights)  # a file that does not fit fails here, not later
     rows = state["history"]
-    test = _last_validation(rows, plan.top_k)
+    test = reporting.last_validation(rows, plan.top_k)
     snapshot = {"run": str(run.resolve()), "epoch": state["epoch"],
                 "planned_epochs": state.get("planned_epochs", plan.epochs),
                 "checkpoint_time": state.get("time"),
@@ -126,10 +115,7 @@ def snapshot_run(run, output, *, overwrite=False):
         "message": f"Snapshot of the checkpoint after epoch {state['epoch']} of "
                    f"{snapshot['planned_epochs']} in {run}.",
         "model": model.name, "parameters": model.count_params(), "build": record["build"],
-        "data": {"train": split.source, "eval": plan.test_split.source,
-                 "train_examples": len(split), "eval_examples": len(plan.test_split),
-                 "normalization": record["preprocessing"], "image_size": plan.image_size,
-                 "pipeline": plan.pipeline},
+        "data": loop.data_summary(plan),
         "recipe": plan.recipe.as_dict(), "dtype_policy": policy,
         "seed": state.get("seed"), "epochs_planned": snapshot["planned_epochs"],
         "epochs_completed": state["epoch"], "iterations": state.get("iterations"),
