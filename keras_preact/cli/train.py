@@ -96,7 +96,7 @@ def add_arguments(parser):
                            help="mirrored: all local GPUs (TF MirroredStrategy; JAX "
                            "DataParallel); multihost: several machines (JAX, "
                            "--coordinator/--num-processes/--process-id); multiworker: "
-                           "TF_CONFIG, refused on Keras <= 3.15")
+                           "several machines (TensorFlow, each worker with its TF_CONFIG)")
     run_group.add_argument("--coordinator", metavar="HOST:PORT",
                            help="multihost: process 0's address, the same on every host")
     run_group.add_argument("--num-processes", type=positive_int,

@@ -1,8 +1,9 @@
 """Training: datasets and their caches (`data`), input pipelines (`pipelines`), recipes
 and learning-rate schedules (`recipes`, `schedules`), tf.distribute / keras.distribution
-set-up (`distribute`), checkpoints and callbacks (`checkpointing`, `callbacks`), the loop
-itself (`loop`), snapshots of unfinished runs (`snapshot`), evaluation (`evaluation`) and
-run reports (`reporting`).
+set-up (`distribute`; `multiworker` mends Keras under MultiWorkerMirroredStrategy),
+checkpoints and callbacks (`checkpointing`, `callbacks`), the loop itself (`loop`),
+snapshots of unfinished runs (`snapshot`), evaluation (`evaluation`) and run reports
+(`reporting`).
 
 The names of `loop` (the module `keras_preact.training` was before this package) are
 available here too: `keras_preact.training.train`, `TrainConfig`, ...

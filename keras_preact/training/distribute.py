@@ -7,8 +7,8 @@ active Keras backend:
 |---------------|------------------------------------------|--------------------------------------|
 | default       | the default `tf.distribute` strategy     | no distribution (one device)         |
 | mirrored      | `tf.distribute.MirroredStrategy`         | `keras.distribution.DataParallel`    |
-| multiworker   | `MultiWorkerMirroredStrategy` (TF_CONFIG; refused on Keras <= 3.15, see below) | not supported |
-| multihost     | refused (see multiworker)                | `DataParallel` over every device of every process (`keras.distribution.initialize`) |
+| multiworker   | `MultiWorkerMirroredStrategy` over the workers of `TF_CONFIG` | not supported |
+| multihost     | refused (use multiworker)                | `DataParallel` over every device of every process (`keras.distribution.initialize`) |
 
 **multihost** (JAX): every process runs the same command with the coordinator's address,
 the process count and its own id (`--coordinator`, `--num-processes`, `--process-id`, or
@@ -20,12 +20,13 @@ the global batch, so batch-norm statistics are those of the whole global batch (
 one process with batch B. Decisions that depend on a clock (time budget, `--epochs auto`)
 are process 0's, broadcast to all (`Distribution.agree`); only process 0 writes.
 
-Keras 3.15.1 with TensorFlow 2.21 cannot `fit` under `MultiWorkerMirroredStrategy`: even a
-one-layer model on two loopback workers fails in `Trainer._maybe_symbolic_build` ("Attempt
-to convert a value (PerReplica...)"), and past that in the metric reduction
-(keras-team/keras#20585; reproduced by tests/training/test_distribute.py). So `multiworker` is
-refused with that explanation on those versions; `KERAS_PREACT_EXPERIMENTAL_MULTIWORKER=1`
-lifts the refusal to try a fixed Keras.
+**multiworker** (TensorFlow): every worker runs the same command with its own `TF_CONFIG`
+(the cluster's addresses and its task). tf.data shards every global batch over the
+workers' replicas; `--sync-bn` makes batch-norm statistics those of the whole global
+batch. Keras 3 cannot `fit` under this strategy by itself (keras-team/keras#20585):
+`keras_preact.training.multiworker.patch_keras` mends the two functions at fault when the
+strategy is resolved. The first worker (or the `chief` task) writes; decisions on a clock
+are its, sent to all (`Distribution.agree`).
 
 Build, compile and fit inside `Distribution.scope()`. The batch size given to the
 pipelines is the global batch; each replica sees `batch / num_replicas` examples.
@@ -36,7 +37,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import warnings
 
 import keras
 
@@ -46,18 +46,6 @@ STRATEGIES = ("default", "mirrored", "multiworker", "multihost")
 CLUSTER_VARIABLES = {"coordinator": "KERAS_DISTRIBUTION_JOB_ADDRESSES",
                      "num_processes": "KERAS_DISTRIBUTION_NUM_PROCESSES",
                      "process_id": "KERAS_DISTRIBUTION_PROCESS_ID"}
-MULTIWORKER_OVERRIDE = "KERAS_PREACT_EXPERIMENTAL_MULTIWORKER"
-LAST_BROKEN_KERAS = (3, 15)  # the newest Keras seen failing MultiWorkerMirroredStrategy
-
-
-def multiworker_supported():
-    """False while the installed Keras is one whose `fit` is known to fail under
-    `MultiWorkerMirroredStrategy` (unless KERAS_PREACT_EXPERIMENTAL_MULTIWORKER=1)."""
-    if os.environ.get(MULTIWORKER_OVERRIDE) == "1":
-        return True
-    version = tuple(int(part) for part in keras.__version__.split(".")[:2])
-    return version > LAST_BROKEN_KERAS
-
 
 @dataclasses.dataclass
 class Distribution:
@@ -71,8 +59,9 @@ class Distribution:
         strategy: the `tf.distribute.Strategy` (TensorFlow backend), else None.
         distribution: the `keras.distribution.Distribution` (JAX), else None.
         is_chief: whether this process writes checkpoints and reports.
-        process_index: this process's rank (multihost), else 0.
-        process_count: processes taking part (multihost), else 1.
+        process_index: this process's rank (multihost) or worker index (multiworker),
+            else 0.
+        process_count: processes (multihost) or workers (multiworker) taking part, else 1.
     """
 
     name: str
@@ -98,6 +87,10 @@ class Distribution:
         if self.process_count == 1:
             return value
         import numpy as np
+
+        if self.strategy is not None:
+            mine = np.asarray(value) if self.process_index == 0 else np.zeros_like(value)
+            return self.sum_over_processes(mine).item()
         from jax.experimental import multihost_utils
 
         return multihost_utils.broadcast_one_to_all(np.asarray(value)).item()
@@ -107,6 +100,11 @@ class Distribution:
         if self.process_count == 1:
             return array
         import numpy as np
+
+        if self.strategy is not None:
+            from keras_preact.training import multiworker
+
+            return multiworker.sum_over_workers(self.strategy, array)
         from jax.experimental import multihost_utils
 
         return np.asarray(multihost_utils.process_allgather(np.asarray(array))).sum(axis=0)
@@ -128,13 +126,16 @@ class Distribution:
         return described
 
 
-def _tf_config_is_chief():
+def _tf_config_task():
+    """(is chief, worker index, worker count) of this process from `TF_CONFIG`."""
     config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
-    task = config.get("task", {})
-    if task.get("type") == "chief":
-        return True
-    has_chief = "chief" in config.get("cluster", {})
-    return task.get("type", "worker") == "worker" and task.get("index", 0) == 0 and not has_chief
+    cluster, task = config.get("cluster", {}), config.get("task", {})
+    kind, index = task.get("type", "worker"), int(task.get("index", 0))
+    # A chief task, where there is one, comes before the workers.
+    order = [("chief", i) for i in range(len(cluster.get("chief", [])))] + \
+        [("worker", i) for i in range(len(cluster.get("worker", [])))]
+    rank = order.index((kind, index)) if (kind, index) in order else 0
+    return rank == 0, rank, max(1, len(order))
 
 
 def _resolve_tensorflow(name, devices):
@@ -147,21 +148,19 @@ def _resolve_tensorflow(name, devices):
         strategy = tf.distribute.MirroredStrategy(devices=devices or None)
         return Distribution(name, "tensorflow", strategy.num_replicas_in_sync,
                             list(strategy.extended.worker_devices), strategy=strategy)
-    if not multiworker_supported():
+    from keras_preact.training import multiworker
+
+    if not multiworker.patch_keras():
         raise ValueError(
-            f"--strategy multiworker does not work with Keras {keras.__version__}: its fit() "
-            "fails under tf.distribute.MultiWorkerMirroredStrategy even for a one-layer model "
-            "(keras-team/keras#20585). Train on one machine with --strategy mirrored (all "
-            "local GPUs), on several with KERAS_BACKEND=jax and --strategy multihost, or set "
-            "KERAS_PREACT_EXPERIMENTAL_MULTIWORKER=1 to try a newer Keras.")
-    warnings.warn(
-        "--strategy multiworker is experimental: whether Keras 3 fully supports "
-        "MultiWorkerMirroredStrategy is an open question (keras-team/keras#20585). "
-        "Every worker must run the same command with its own TF_CONFIG.", stacklevel=3)
+            f"--strategy multiworker: this Keras ({keras.__version__}) lacks the trainer "
+            "functions keras_preact mends for MultiWorkerMirroredStrategy "
+            "(keras-team/keras#20585). Train on one machine with --strategy mirrored, or on "
+            "several with KERAS_BACKEND=jax and --strategy multihost.")
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    is_chief, rank, count = _tf_config_task()
     return Distribution(name, "tensorflow", strategy.num_replicas_in_sync,
                         list(strategy.extended.worker_devices), strategy=strategy,
-                        is_chief=_tf_config_is_chief())
+                        is_chief=is_chief, process_index=rank, process_count=count)
 
 
 def _cluster_settings(cluster):
@@ -255,7 +254,7 @@ def resolve_distribution(strategy="default", devices=None, sync_bn=False, cluste
             raise ValueError(
                 "--strategy multihost runs on the JAX backend (KERAS_BACKEND=jax, "
                 "keras.distribution over jax.distributed). TensorFlow's multi-machine "
-                "strategy is --strategy multiworker, refused on this Keras (see its error).")
+                "strategy is --strategy multiworker (every worker with its TF_CONFIG).")
         return _resolve_tensorflow(strategy, devices)
     if backend == "jax":
         return _resolve_jax(strategy, devices, cluster)

@@ -200,9 +200,15 @@ def _pipelines(config, pipeline, train, test, recipe, normalization, image_size,
                initial_epoch, epochs, dist):
     augment = _augmentation(family)
     cap = config.steps_per_epoch
-    shard = dist.shard(recipe.batch_size) if dist.process_count > 1 else None
-    if shard is not None and pipeline == "tf":
-        raise ValueError("--strategy multihost feeds the numpy pipeline (JAX backend).")
+    shard = None
+    if dist.process_count > 1 and dist.backend == "tensorflow":
+        if pipeline != "tf":
+            raise ValueError("--strategy multiworker shards tf.data pipelines over the "
+                             "workers: drop --pipeline numpy.")
+    elif dist.process_count > 1:
+        if pipeline == "tf":
+            raise ValueError("--strategy multihost feeds the numpy pipeline (JAX backend).")
+        shard = dist.shard(recipe.batch_size)
     if pipeline == "tf":
         train_data, steps = pipelines.tf_train_dataset(
             train, batch_size=recipe.batch_size, normalization=normalization, seed=config.seed,
@@ -475,6 +481,8 @@ def fit_run(config, plan, model, writer, start, extra_callbacks=()):
     if status in ("completed", "time_budget"):
         save_model_weights(model, writer.output / "model.weights.h5")
         # Every process evaluates its shard (the model runs as a collective).
+        if dist.process_count > 1 and plan.pipeline == "tf":
+            eval_data = eval_data.shard(dist.process_count, dist.process_index)
         results = evaluation.evaluate_classifier(
             model, eval_data, plan.test_split.class_names,
             top_k=plan.top_k,
@@ -515,7 +523,7 @@ def report_run(config, plan, model, outcome, start):
     """Writes `model.json` (when there are results), `curves.png` and `summary.json`
     (process 0 only), prints the result, and returns the summary."""
     done = plan.checkpoint.read_state()
-    train_split, test_split, results = plan.train_split, plan.test_split, outcome.results
+    train_split, results = plan.train_split, outcome.results
     speed, first_speed = epoch_throughput(outcome.runlog.session_rows)
     record = run_record(
         plan.spec, classes=train_split.num_classes, image_size=plan.image_size,

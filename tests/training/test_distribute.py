@@ -1,26 +1,20 @@
 """`--strategy` resolution (keras_preact/training/distribute.py); multihost training on JAX with two
 real processes on 127.0.0.1 (gloo CPU collectives) against one process with the same
-global batch, and a kill-and-resume of the pair; and the upstream failure that makes
-`multiworker` refused on the installed Keras: two real MultiWorkerMirroredStrategy workers
-on loopback, running plain Keras. When that test starts failing, Keras has fixed fit()
-under MultiWorkerMirroredStrategy: raise LAST_BROKEN_KERAS's guard and test multiworker
-training end to end."""
+global batch, and a kill-and-resume of the pair. TensorFlow's multiworker strategy:
+tests/training/test_multiworker.py."""
 
-import json
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
-import textwrap
 import time
 
-import h5py
 import keras
 import numpy as np
 import pytest
 
+from cluster_helpers import assert_same_training, finish, free_ports
 from image_folders import make_image_folder
 from keras_preact.training import data, distribute, evaluation, pipelines
 from keras_preact.training.checkpointing import Checkpoint
@@ -35,72 +29,6 @@ def test_default_and_mirrored_resolve():
     assert default.num_replicas == 1 and default.backend == "tensorflow"
     mirrored = distribute.resolve_distribution("mirrored")
     assert mirrored.num_replicas >= 1 and mirrored.strategy is not None
-
-
-@tf_only
-def test_multiworker_is_refused_with_the_reason(monkeypatch):
-    monkeypatch.delenv(distribute.MULTIWORKER_OVERRIDE, raising=False)
-    if distribute.multiworker_supported():
-        pytest.skip(f"Keras {keras.__version__} is past the known-broken versions")
-    with pytest.raises(ValueError, match="keras-team/keras#20585.*--strategy mirrored"):
-        distribute.resolve_distribution("multiworker")
-    monkeypatch.setenv(distribute.MULTIWORKER_OVERRIDE, "1")
-    assert distribute.multiworker_supported()
-
-
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
-WORKER = textwrap.dedent("""
-    import json
-    import numpy as np
-    import tensorflow as tf
-    import keras
-
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    with strategy.scope():
-        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
-        model.compile("sgd", "mse")
-    rng = np.random.default_rng(0)
-    data = tf.data.Dataset.from_tensor_slices(
-        (rng.random((32, 4), "float32"), rng.random((32, 2), "float32"))).batch(8)
-    try:
-        with strategy.scope():
-            model.fit(data, epochs=1, verbose=0)
-        print(json.dumps({"fit": "ok"}))
-    except Exception as error:
-        print(json.dumps({"fit": "failed", "error": str(error)[:300]}))
-""")
-
-
-@tf_only
-@pytest.mark.slow
-def test_keras_fit_under_multiworker_strategy_still_fails():
-    if distribute.multiworker_supported():
-        pytest.skip("multiworker is enabled: test it end to end instead")
-    cluster = [f"127.0.0.1:{port}" for port in _free_ports(2)]
-    workers = []
-    for index in range(2):
-        config = {"cluster": {"worker": cluster}, "task": {"type": "worker", "index": index}}
-        env = {**os.environ, "TF_CONFIG": json.dumps(config), "KERAS_BACKEND": "tensorflow",
-               "TF_CPP_MIN_LOG_LEVEL": "2"}
-        workers.append(subprocess.Popen([sys.executable, "-c", WORKER], env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        text=True))
-    results = []
-    for worker in workers:
-        out, err = worker.communicate(timeout=240)
-        assert worker.returncode == 0, err[-2000:]
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    assert [r["fit"] for r in results] == ["failed", "failed"], results
-    assert all("PerReplica" in r["error"] for r in results)
 
 
 @tf_only
@@ -197,50 +125,19 @@ def _train(folder, output, *extra):
 
 
 def _pair(folder, output, *extra):
-    address = f"127.0.0.1:{_free_ports(1)[0]}"
+    address = f"127.0.0.1:{free_ports(1)[0]}"
     return [_train(folder, output, "--strategy", "multihost", "--coordinator", address,
                    "--num-processes", "2", "--process-id", str(i), *extra) for i in (0, 1)]
-
-
-def _finish(processes, timeout=300):
-    for process in processes:
-        out, _ = process.communicate(timeout=timeout)
-        assert process.returncode == 0, out[-3000:]
-
-
-def _weights(path):
-    found = {}
-    with h5py.File(path, "r") as handle:
-        handle.visititems(lambda name, item: found.__setitem__(name, item[()])
-                          if isinstance(item, h5py.Dataset) else None)
-    return found
-
-
-def _assert_same_training(run, reference):
-    a, b = _weights(run / "model.weights.h5"), _weights(reference / "model.weights.h5")
-    assert a.keys() == b.keys() and len(a) > 10
-    for name in a:
-        np.testing.assert_allclose(a[name], b[name], rtol=1e-4, atol=1e-5, err_msg=name)
-    losses = [[row["loss"] for row in json.loads((r / "history.json").read_text())]
-              for r in (run, reference)]
-    assert len(losses[0]) == 3
-    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
-    summaries = [json.loads((r / "summary.json").read_text()) for r in (run, reference)]
-    assert summaries[0]["test"]["top1_error"] == summaries[1]["test"]["top1_error"]
-    assert summaries[0]["test"]["examples"] == summaries[1]["test"]["examples"] == 6
-    assert summaries[0]["distribution"]["processes"] == 2
-    assert summaries[0]["distribution"]["num_replicas"] == 2
-    assert summaries[0]["iterations"] == summaries[1]["iterations"] == 6
 
 
 @pytest.mark.slow
 def test_two_processes_train_like_one_and_resume_after_a_kill(tmp_path):
     folder = make_image_folder(tmp_path / "images", per_class=6, test_per_class=2)
     one = _train(folder, tmp_path / "one")
-    _finish([one])
+    finish([one])
     pair = _pair(folder, tmp_path / "pair")
-    _finish(pair)
-    _assert_same_training(tmp_path / "pair", tmp_path / "one")
+    finish(pair)
+    assert_same_training(tmp_path / "pair", tmp_path / "one")
 
     killed = _pair(folder, tmp_path / "killed")
     checkpoint = Checkpoint(tmp_path / "killed")
@@ -253,5 +150,5 @@ def test_two_processes_train_like_one_and_resume_after_a_kill(tmp_path):
         process.send_signal(signal.SIGKILL)
         process.wait()
     assert checkpoint.read_state()["epoch"] < 3
-    _finish(_pair(folder, tmp_path / "killed", "--resume"))
-    _assert_same_training(tmp_path / "killed", tmp_path / "one")
+    finish(_pair(folder, tmp_path / "killed", "--resume"))
+    assert_same_training(tmp_path / "killed", tmp_path / "one")
