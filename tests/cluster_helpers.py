@@ -3,10 +3,14 @@
 MultiWorkerMirroredStrategy)."""
 
 import json
+import signal
 import socket
+import time
 
 import h5py
 import numpy as np
+
+from keras_preact.training.checkpointing import Checkpoint
 
 
 def free_ports(count):
@@ -25,6 +29,21 @@ def finish(processes, timeout=300):
     for process in processes:
         out, _ = process.communicate(timeout=timeout)
         assert process.returncode == 0, out[-3000:]
+
+
+def kill_after_first_checkpoint(processes, output, timeout=240):
+    """SIGKILLs a run's processes once the checkpoint in `output` holds epoch 1, and
+    asserts that the kill came before the run's last (third) epoch ended."""
+    checkpoint = Checkpoint(output)
+    deadline = time.monotonic() + timeout
+    while (checkpoint.read_state() or {}).get("epoch", 0) < 1:
+        assert time.monotonic() < deadline, "no checkpoint after epoch 1"
+        assert all(p.poll() is None for p in processes), "the run ended before the kill"
+        time.sleep(0.2)
+    for process in processes:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert checkpoint.read_state()["epoch"] < 3
 
 
 def _weights(path):

@@ -5,19 +5,21 @@ tests/training/test_multiworker.py."""
 
 import os
 import pathlib
-import signal
 import subprocess
 import sys
-import time
 
 import keras
 import numpy as np
 import pytest
 
-from cluster_helpers import assert_same_training, finish, free_ports
+from cluster_helpers import (
+    assert_same_training,
+    finish,
+    free_ports,
+    kill_after_first_checkpoint,
+)
 from image_folders import make_image_folder
 from keras_preact.training import data, distribute, evaluation, pipelines
-from keras_preact.training.checkpointing import Checkpoint
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 tf_only = pytest.mark.tf_only
@@ -139,16 +141,6 @@ def test_two_processes_train_like_one_and_resume_after_a_kill(tmp_path):
     finish(pair)
     assert_same_training(tmp_path / "pair", tmp_path / "one")
 
-    killed = _pair(folder, tmp_path / "killed")
-    checkpoint = Checkpoint(tmp_path / "killed")
-    deadline = time.monotonic() + 240
-    while (checkpoint.read_state() or {}).get("epoch", 0) < 1:
-        assert time.monotonic() < deadline, "no checkpoint after epoch 1"
-        assert all(p.poll() is None for p in killed), "the pair ended before the kill"
-        time.sleep(0.2)
-    for process in killed:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-    assert checkpoint.read_state()["epoch"] < 3
+    kill_after_first_checkpoint(_pair(folder, tmp_path / "killed"), tmp_path / "killed")
     finish(_pair(folder, tmp_path / "killed", "--resume"))
     assert_same_training(tmp_path / "killed", tmp_path / "one")

@@ -8,19 +8,21 @@ passing, Keras is fixed and `multiworker.patch_keras` can go."""
 import json
 import os
 import pathlib
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
 
-from cluster_helpers import assert_same_training, finish, free_ports
+from cluster_helpers import (
+    assert_same_training,
+    finish,
+    free_ports,
+    kill_after_first_checkpoint,
+)
 from image_folders import make_image_folder
 from keras_preact.training import distribute, loop
-from keras_preact.training.checkpointing import Checkpoint
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.tf_only
@@ -186,17 +188,7 @@ def test_two_workers_train_like_one_and_resume_after_a_kill(tmp_path):
     summary = json.loads((tmp_path / "pair" / "summary.json").read_text())
     assert summary["distribution"]["strategy"] == "multiworker"
 
-    killed = _pair(folder, tmp_path / "killed")
-    checkpoint = Checkpoint(tmp_path / "killed")
-    deadline = time.monotonic() + 240
-    while (checkpoint.read_state() or {}).get("epoch", 0) < 1:
-        assert time.monotonic() < deadline, "no checkpoint after epoch 1"
-        assert all(p.poll() is None for p in killed), "the pair ended before the kill"
-        time.sleep(0.2)
-    for process in killed:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-    assert checkpoint.read_state()["epoch"] < 3
+    kill_after_first_checkpoint(_pair(folder, tmp_path / "killed"), tmp_path / "killed")
     finish(_pair(folder, tmp_path / "killed", "--resume"))
     assert_same_training(tmp_path / "killed", tmp_path / "one")
 
