@@ -4,7 +4,7 @@ Residual Networks" (ECCV 2016), as Keras 3 builders."""
 import pathlib
 import re
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 HERE = pathlib.Path(__file__).parent
 VERSION = re.search(
@@ -22,7 +22,7 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["keras_preact", "keras_preact.*"]),
+    packages=find_namespace_packages(include=["keras_preact", "keras_preact.*"]),
     include_package_data=True,
     package_data={"keras_preact": ["pretrained/sample_images/*/*.jpg"]},
     # Lower bounds are the versions .ci/run installs and tests (keras 3.15.1, TF 2.21,
