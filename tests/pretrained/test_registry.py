@@ -4,6 +4,7 @@ the checker itself proven on good and bad entries, lookups and their errors, lab
 import dataclasses
 import pathlib
 
+import keras
 import pytest
 
 import keras_preact
@@ -135,6 +136,41 @@ def test_weights_in_training_say_so_and_have_their_curve_in_the_checkout():
     with pytest.raises(UnknownWeightsError) as info:
         registry.find_weights("preact_resnet1001", "cifar10")
     assert "being trained" not in str(info.value)
+
+
+def _in_progress_checkpoints():
+    in_progress = pathlib.Path(__file__).resolve().parents[2] / "weights" / "in_progress"
+    return [in_progress / name for name in sorted(registry.IN_TRAINING)
+            if (in_progress / name / "checkpoint").is_dir()]
+
+
+@pytest.mark.parametrize("folder", _in_progress_checkpoints(), ids=lambda p: p.name)
+def test_in_progress_checkpoint_is_the_one_its_curve_shows(folder):
+    """A run's checkpoint kept in weights/in_progress/<name>/checkpoint/ (so a new machine
+    can resume it) is complete and from the same epoch as history.csv beside it."""
+    import csv
+
+    from keras_preact.training.checkpointing import Checkpoint
+
+    state = Checkpoint(folder).read_state()
+    assert state is not None, f"{folder}/checkpoint has no state.json"
+    with open(folder / "history.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert state["epoch"] == len(rows) == len(state["history"])
+    for row, saved in zip(rows, state["history"]):
+        assert int(row["epoch"]) == saved["epoch"]
+        assert float(row["loss"]) == pytest.approx(saved["loss"], rel=1e-6)
+    assert state["config"]["model"] == folder.name.split(".")[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("folder", _in_progress_checkpoints(), ids=lambda p: p.name)
+def test_in_progress_checkpoint_loads_into_its_model(folder):
+    from keras_preact.training.checkpointing import Checkpoint, load_model_weights
+
+    model = keras_preact.create_model(folder.name.split(".")[0])
+    load_model_weights(model, Checkpoint(folder).weights_path)
+    assert all(bool(keras.ops.all(keras.ops.isfinite(w))) for w in model.weights)
 
 
 def test_weights_errors_are_value_errors():
