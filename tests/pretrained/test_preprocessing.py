@@ -58,7 +58,7 @@ def test_unknown_or_ambiguous_weights(entry, monkeypatch):
     with pytest.raises(WeightsError, match="no registered weights have that tag"):
         preprocess_input(np.zeros((1, 2, 2, 3)), "imagenet")
     with pytest.raises(UnknownWeightsError):
-        preprocess_input(np.zeros((1, 2, 2, 3)), "preact_resnet164.cifar10")
+        preprocess_input(np.zeros((1, 2, 2, 3)), "preact_resnet1001.cifar10")
     import dataclasses
 
     other = dataclasses.replace(entry, architecture="preact_resnet20",

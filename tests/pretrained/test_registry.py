@@ -126,7 +126,13 @@ def test_unknown_tag_lists_the_architectures_tags(good):
 
 def test_weights_in_training_say_so_and_have_their_curve_in_the_checkout():
     in_progress = pathlib.Path(__file__).resolve().parents[2] / "weights" / "in_progress"
-    assert {p.name for p in in_progress.iterdir() if p.is_dir()} == registry.IN_TRAINING
+    folders = in_progress.iterdir() if in_progress.is_dir() else ()  # git keeps no empty one
+    assert {p.name for p in folders if p.is_dir()} == (
+        registry.IN_TRAINING | registry.RETRAINING)
+    assert not registry.IN_TRAINING & registry.RETRAINING
+    for name in registry.RETRAINING:
+        assert name in registry.WEIGHTS  # the registered set serves until it is replaced
+        assert (in_progress / name / "curves.png").is_file()
     for name in registry.IN_TRAINING:
         assert name not in registry.WEIGHTS  # registered: no longer in training
         assert (in_progress / name / "curves.png").is_file()
@@ -140,7 +146,7 @@ def test_weights_in_training_say_so_and_have_their_curve_in_the_checkout():
 
 def _in_progress_checkpoints():
     in_progress = pathlib.Path(__file__).resolve().parents[2] / "weights" / "in_progress"
-    return [in_progress / name for name in sorted(registry.IN_TRAINING)
+    return [in_progress / name for name in sorted(registry.IN_TRAINING | registry.RETRAINING)
             if (in_progress / name / "checkpoint").is_dir()]
 
 
@@ -199,3 +205,9 @@ def test_unpublished_entry_is_valid_and_says_where_its_file_is(good):
     assert registry.WeightsEntry.from_dict(local.to_dict()) == local
     branch = dataclasses.replace(good, revision="main")
     assert any("40-hex commit" in p for p in registry.validate_entry(branch))
+
+
+def test_a_name_in_training_says_so_and_where_its_curve_is(monkeypatch):
+    monkeypatch.setattr(registry, "IN_TRAINING", frozenset({"preact_resnet1001.cifar10"}))
+    with pytest.raises(UnknownWeightsError, match="preact_resnet1001.cifar10 is being trained"):
+        registry.find_weights("preact_resnet1001", "cifar10")
