@@ -66,6 +66,8 @@ def add_arguments(parser):
                        "'He et al. 2015, Table 6'")
     draft.add_argument("--description", default="", help="one or two sentences for the "
                        "model card")
+    draft.add_argument("--rationale", default="", help="why this recipe and budget, a few "
+                       "sentences for the model card")
     parser.add_argument("--dry-run", action="store_true",
                         help="check and write the folder, upload nothing")
 
@@ -103,7 +105,7 @@ def _draft(args):
         args.paper_source, args.paper_error)
     entry = publish.draft_entry(args.weights_file, measured, training, tag=tag,
                                 repo_id=args.repo_id, recipe=args.recipe, paper=paper,
-                                description=args.description)
+                                description=args.description, rationale=args.rationale)
     if entry.name != args.name:
         raise WeightsError(f"The training summary is of {entry.architecture}, not "
                            f"{architecture}.")

@@ -123,7 +123,7 @@ def read_metrics(path, *, dataset=None, split=None):
 
 
 def draft_entry(weights_file, measured, training, *, tag, repo_id=None, recipe=None,
-                paper=None, description="", license="apache-2.0"):
+                paper=None, description="", rationale="", license="apache-2.0"):
     """A registry entry for freshly trained weights, not on the Hub yet
     (`revision=UNPUBLISHED`), from what the training run and the evaluation recorded.
 
@@ -138,6 +138,7 @@ def draft_entry(weights_file, measured, training, *, tag, repo_id=None, recipe=N
         recipe: the training command to record; default the run's own command line.
         paper: the paper's figure for the same network (`PaperResult`), if any.
         description: one or two sentences for the model card.
+        rationale: why this recipe and budget, for the model card.
         license: Hub license id of the weights.
 
     Returns:
@@ -181,7 +182,7 @@ def draft_entry(weights_file, measured, training, *, tag, repo_id=None, recipe=N
         model_args=ModelSpec.from_dict(build).entry_args(),
         metrics=tuple(measured), recipe=recipe, paper=paper,
         dataset=DATASETS.get(dataset, (None, ""))[1], license=license,
-        description=description,
+        description=description, rationale=rationale,
     )
 
 
@@ -213,6 +214,8 @@ def entry_source(entry):
         "dataset": repr(entry.dataset), "license": repr(entry.license),
         "description": repr(entry.description),
     }
+    if entry.rationale:
+        fields["rationale"] = repr(entry.rationale)
     if entry.model_args:
         fields["model_args"] = repr(dict(entry.model_args))
     body = "\n".join(f"    {key}={value}," for key, value in fields.items())
@@ -356,7 +359,7 @@ connected machine, then `weights="/path/to/<folder>"` (checked against its
 ```
 {entry.recipe}
 ```
-
+{_card_rationale(entry)}
 ## Files
 
 | file | bytes | sha256 |
@@ -373,6 +376,10 @@ is imported.
 """
 
 
+def _card_rationale(entry):
+    return f"\n{entry.rationale}\n" if entry.rationale else ""
+
+
 def _hardware(info):
     if not info:
         return ""
@@ -384,14 +391,18 @@ def _hardware(info):
 def _card_training(training):
     if not training:
         return ""
-    hours, seconds = divmod(int(training.get("wall_time_s") or 0), 3600)
+    # A resumed run's wall_time_s is its last session's; train_time_s_total sums the
+    # epoch times of all its sessions.
+    total = training.get("train_time_s_total")
+    hours, seconds = divmod(int(total or training.get("wall_time_s") or 0), 3600)
+    span = "of training (epoch times summed over its sessions)" if total else "wall time"
     recipe = training.get("recipe") or {}
     where = _hardware(training.get("hardware")) or "an unrecorded machine"
     return f"""
 ## Training run
 
 {training.get("epochs_completed", "?")} epochs ({training.get("iterations", "?"):,} iterations of
-{recipe.get("batch_size", "?")} images), {hours} h {seconds // 60} min wall time, \
+{recipe.get("batch_size", "?")} images), {hours} h {seconds // 60} min {span}, \
 {training.get("images_per_second") or 0:.0f} training images/s, {training.get("dtype_policy", "?")},
 on {where}; {_card_stop(training)}. The run's
 `summary.json` ships as `{TRAINING_FILENAME}`.

@@ -3,6 +3,7 @@ script run as a user would, against a Hub-compatible test server on 127.0.0.1 wi
 real huggingface_hub client (LFS basic transfers; Xet is not covered)."""
 
 import argparse
+import dataclasses
 import json
 import os
 import pathlib
@@ -48,6 +49,18 @@ def test_model_card_metadata_and_text(entry):
     for needle in (publish.PAPER_URL, entry.recipe, entry.sha256, "build_resnet(depth=8",
                    'weights="cifar10"', "5.46"):
         assert needle in card.text, needle
+
+
+def test_card_gives_a_resumed_run_its_training_time_over_all_sessions(entry):
+    training = {"status": "completed", "epochs_completed": 40, "iterations": 15600,
+                "recipe": {"batch_size": 128}, "images_per_second": 115.0,
+                "dtype_policy": "mixed_bfloat16", "wall_time_s": 4245.9,
+                "train_time_s_total": 18770.9}
+    text = publish.model_card(entry, training=training).text
+    assert "5 h 12 min of training (epoch times summed over its sessions)" in text
+    assert "1 h 10 min" not in text
+    del training["train_time_s_total"]  # a summary written before the field existed
+    assert "1 h 10 min wall time" in publish.model_card(entry, training=training).text
 
 
 def test_release_checks(entry, tiny_weights):
@@ -268,6 +281,7 @@ def test_drafted_entry_describes_the_file_and_prints_as_registry_source(tiny_wei
     measured = (Metric("cifar10", "test-jpeg-q75", 12.5, 0.9),)
     entry = publish.draft_entry(tiny_weights.path, measured, _summary(tiny_weights),
                                 tag="cifar10", description="Tiny.",
+                                rationale="One epoch: a smoke test.",
                                 paper=registry.PaperResult("Table 6", 8.75))
     assert not entry.published and entry.repo_id == "keras-preact/preact-resnet8-basic-cifar10"
     assert entry.sha256 == hub.sha256sum(tiny_weights.path) and entry.metrics == measured
@@ -285,6 +299,10 @@ def test_drafted_entry_describes_the_file_and_prints_as_registry_source(tiny_wei
         "WeightsEntry", "Metric", "Preprocessing", "PaperResult", "UNPUBLISHED", "labels_for")}
     assert eval(source, namespace) == entry
     assert registry.validate_entry(entry) == []
+    # The rationale is printed under the training command of the card.
+    card = publish.model_card(entry).text
+    assert f"{entry.recipe}\n```\n\nOne epoch: a smoke test.\n" in card
+    assert "rationale=" not in publish.entry_source(dataclasses.replace(entry, rationale=""))
 
 
 def test_draft_entry_from_the_command_line(tiny_weights, tmp_path, capsys):
