@@ -297,20 +297,20 @@ WEIGHTS = {entry.name: entry for entry in (
         repo_id="keras-preact/resnet20-cifar10",
         revision=UNPUBLISHED,
         filename="model.weights.h5",
-        sha256="7e2a52206b3697680098cb3cf0ba29b26598fbfbc6aa27498bff53d2c4494f7c",
+        sha256="ccc7cdcca75abc060a7ac4f54c491473c9bf7720779e384a759a07adf0e6970b",
         file_size=1258000,
         num_params=271098,
         num_classes=10,
         label_names=labels_for("cifar10"),
         input_size=(32, 32),
         preprocessing=_CIFAR10_JPEG_NORMALIZATION,
-        metrics=(Metric("cifar10", "test-jpeg-q75", 14.24, top5_error=0.69),),
+        metrics=(Metric("cifar10", "test-jpeg-q75", 11.26, top5_error=0.48),),
         recipe=(
-            "TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 KERAS_BACKEND=tensorflow "
-            "taskset -c 1 python scripts/train.py --model resnet20 "
-            "--data /root/kp-data/cifar10-jpeg --recipe fast --epochs 20 --batch-size 128 "
-            "--eval-every 5 --time-budget 7800 --cache-dir /root/kp-data/cache --seed 0 "
-            "--verbose 2 --output /root/kp-runs/resnet20.cifar10.e20"
+            "KERAS_BACKEND=tensorflow python scripts/train.py --model resnet20 --epochs 200 "
+            "--eval-every 5 --data /root/kp-data/cifar10-jpeg --cache-dir /root/kp-data/cache "
+            "--recipe fast --batch-size 128 --lr 0.1 --warmup-epochs 1 --warmup-lr 0.01 "
+            "--weight-decay 5e-4 --label-smoothing 0 --mixed-precision auto --seed 0 "
+            "--verbose 2 --output /root/kp-runs/resnet20.cifar10"
         ),
         paper=PaperResult(
             "He et al. 2015 (arXiv:1512.03385), Table 6, lossless CIFAR-10, 64k "
@@ -318,10 +318,24 @@ WEIGHTS = {entry.name: entry for entry in (
         dataset="uoft-cs/cifar10",
         license="apache-2.0",
         description=(
-            "CIFAR ResNet-20 with original (post-activation) units, Fig. 4a, of He et al. "
-            "(ECCV 2016), trained for 20 epochs on one CPU core with the fast recipe, on this "
-            "project's CIFAR-10 copy stored as JPEG (IJG quality 75, 4:2:0); test-jpeg-q75 is "
-            "that copy's 10,000-image test split, not the lossless CIFAR-10 of the paper."
+            "CIFAR ResNet-20 (option A shortcuts) with original (post-activation) units, "
+            "Fig. 4a, of He et al. (ECCV 2016), trained for 200 epochs (cosine schedule, mixed "
+            "bfloat16) on a 2-core CPU, on this project's CIFAR-10 copy stored as JPEG (IJG "
+            "quality 75, 4:2:0); test-jpeg-q75 is that copy's 10,000-image test split, not "
+            "the lossless CIFAR-10 of the paper."
+        ),
+        rationale=(
+            "Why this recipe: it is shared with preact_resnet20.cifar10, one recipe and one "
+            "budget for both unit orders, so that the pair stays a fair small-scale version "
+            "of the paper's comparison. 200 epochs (78,000 iterations, about 1.2 times the "
+            "paper's 64k) with a per-step cosine decay to 0, weight decay 5e-4 on the "
+            "kernels, Nesterov momentum 0.9, batch 128 and lr 0.1 follow the published CIFAR "
+            "ResNet-20 runs that reach 92.6% on lossless data; JPEG q75 data was expected to "
+            "cost about a point, hence 91.5% aimed at, and 150 epochs would likely have "
+            "missed it. A one-epoch warm-up from 0.01 and no label smoothing (the 20-epoch "
+            "set these weights replace used 0.1 and underfit). The run reached 88.74% top-1 "
+            "with 99.3% training accuracy on augmented batches: at 200 epochs this net no "
+            "longer underfits, and the shortfall is one of generalisation on this data."
         ),
     ),
 )}
@@ -334,7 +348,7 @@ IN_TRAINING = frozenset()
 # Registered weight sets that a longer training is replacing: they load as registered until
 # the new entry replaces theirs; the new run's curve so far (and its checkpoint, for a
 # machine that resumes it) is in weights/in_progress/<name>/ meanwhile.
-RETRAINING = frozenset()
+RETRAINING = frozenset({"preact_resnet20.cifar10"})
 
 
 def _registry(registry):
