@@ -317,6 +317,9 @@ def test_draft_entry_from_the_command_line(tiny_weights, tmp_path, capsys):
     assert _run_cli(args) == 0
     out = capsys.readouterr().out
     assert out.startswith("WeightsEntry(\n") and "Metric('cifar10', 'test-jpeg-q75', 12.5" in out
+    assert "rationale=" not in out
+    assert _run_cli(args + ["--rationale", "Short: a smoke test."]) == 0
+    assert "    rationale='Short: a smoke test.',\n" in capsys.readouterr().out
     assert _run_cli(args[:-3] + ["--draft-entry"]) == 1
     assert "--training-summary" in capsys.readouterr().err
     assert _run_cli(["resnet20.cifar10", *args[1:]]) == 1
