@@ -218,7 +218,12 @@ def entry_source(entry):
         fields["rationale"] = repr(entry.rationale)
     if entry.model_args:
         fields["model_args"] = repr(dict(entry.model_args))
-    body = "\n".join(f"    {key}={value}," for key, value in fields.items())
+    lines = [f"    {key}={value}," for key, value in fields.items()]
+    if all(getattr(entry, key) == value for key, value in _registry._CIFAR10_JPEG.items()):
+        # The registry's shared fields of the CIFAR-10 JPEG sets, as its entries write them.
+        lines = ["    **_CIFAR10_JPEG,"] + [
+            line for key, line in zip(fields, lines) if key not in _registry._CIFAR10_JPEG]
+    body = "\n".join(lines)
     return f"WeightsEntry(\n{body}\n)"
 
 

@@ -209,12 +209,20 @@ def labels_for(dataset):
 # it stays UNPUBLISHED until `keras-preact publish` has uploaded it and printed the commit
 # to pin. tests/pretrained/test_registry.py checks each entry against the model it names, and
 # tests/pretrained/test_published_weights.py its folder weights/<name>/ and reference outputs.
-# Both CIFAR-10 sets were trained with fb.resnet.torch's CIFAR-10 mean/std (0-255 scale).
-_CIFAR10_JPEG_NORMALIZATION = Preprocessing(
-    scale=1.0, mean=(125.3, 123.0, 113.9), std=(63.0, 62.1, 66.7))
+# The sets trained on this project's CIFAR-10 JPEG copy share its classes, input size, card
+# data and normalisation (fb.resnet.torch's CIFAR-10 mean/std, 0-255 scale).
+_CIFAR10_JPEG = dict(
+    num_classes=10,
+    label_names=labels_for("cifar10"),
+    input_size=(32, 32),
+    preprocessing=Preprocessing(scale=1.0, mean=(125.3, 123.0, 113.9), std=(63.0, 62.1, 66.7)),
+    dataset="uoft-cs/cifar10",
+    license="apache-2.0",
+)
 
 WEIGHTS = {entry.name: entry for entry in (
     WeightsEntry(
+        **_CIFAR10_JPEG,
         architecture="preact_resnet164",
         tag="cifar10",
         repo_id="keras-preact/preact-resnet164-cifar10",
@@ -223,10 +231,6 @@ WEIGHTS = {entry.name: entry for entry in (
         sha256="11b01b666a5be084ff74e2bed17fe0ca9832ccee30b91701d7c3da9b122b9338",
         file_size=8212408,
         num_params=1727482,
-        num_classes=10,
-        label_names=labels_for("cifar10"),
-        input_size=(32, 32),
-        preprocessing=_CIFAR10_JPEG_NORMALIZATION,
         metrics=(Metric("cifar10", "test-jpeg-q75", 9.81, top5_error=0.25),),
         recipe=(
             "KERAS_BACKEND=tensorflow python scripts/train.py --model preact_resnet164 "
@@ -237,8 +241,6 @@ WEIGHTS = {entry.name: entry for entry in (
         ),
         paper=PaperResult(
             "He et al. 2016, Table 3, lossless CIFAR-10, 164 epochs", 5.46),
-        dataset="uoft-cs/cifar10",
-        license="apache-2.0",
         description=(
             "CIFAR PreActResNet-164 (bottleneck, full pre-activation units, Fig. 4e) of He et "
             "al. (ECCV 2016), trained for 40 epochs (cosine schedule, mixed bfloat16) on a "
@@ -261,6 +263,7 @@ WEIGHTS = {entry.name: entry for entry in (
         ),
     ),
     WeightsEntry(
+        **_CIFAR10_JPEG,
         architecture="preact_resnet20",
         tag="cifar10",
         repo_id="keras-preact/preact-resnet20-cifar10",
@@ -269,10 +272,6 @@ WEIGHTS = {entry.name: entry for entry in (
         sha256="8ebc47d580a35e41e359be5f21e2cdbf94780cc8b99bbc141286d588d373ea65",
         file_size=1258000,
         num_params=271098,
-        num_classes=10,
-        label_names=labels_for("cifar10"),
-        input_size=(32, 32),
-        preprocessing=_CIFAR10_JPEG_NORMALIZATION,
         metrics=(Metric("cifar10", "test-jpeg-q75", 14.9, top5_error=0.64),),
         recipe=(
             "TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 KERAS_BACKEND=tensorflow "
@@ -282,8 +281,6 @@ WEIGHTS = {entry.name: entry for entry in (
             "--verbose 2 --output /root/kp-runs/preact_resnet20.cifar10.e20"
         ),
         paper=None,
-        dataset="uoft-cs/cifar10",
-        license="apache-2.0",
         description=(
             "CIFAR ResNet-20 with full pre-activation units, Fig. 4e, of He et al. (ECCV 2016), "
             "trained for 20 epochs on one CPU core with the fast recipe, on this project's "
@@ -292,6 +289,7 @@ WEIGHTS = {entry.name: entry for entry in (
         ),
     ),
     WeightsEntry(
+        **_CIFAR10_JPEG,
         architecture="resnet20",
         tag="cifar10",
         repo_id="keras-preact/resnet20-cifar10",
@@ -300,10 +298,6 @@ WEIGHTS = {entry.name: entry for entry in (
         sha256="ccc7cdcca75abc060a7ac4f54c491473c9bf7720779e384a759a07adf0e6970b",
         file_size=1258000,
         num_params=271098,
-        num_classes=10,
-        label_names=labels_for("cifar10"),
-        input_size=(32, 32),
-        preprocessing=_CIFAR10_JPEG_NORMALIZATION,
         metrics=(Metric("cifar10", "test-jpeg-q75", 11.26, top5_error=0.48),),
         recipe=(
             "KERAS_BACKEND=tensorflow python scripts/train.py --model resnet20 --epochs 200 "
@@ -315,8 +309,6 @@ WEIGHTS = {entry.name: entry for entry in (
         paper=PaperResult(
             "He et al. 2015 (arXiv:1512.03385), Table 6, lossless CIFAR-10, 64k "
             "iterations", 8.75),
-        dataset="uoft-cs/cifar10",
-        license="apache-2.0",
         description=(
             "CIFAR ResNet-20 (option A shortcuts) with original (post-activation) units, "
             "Fig. 4a, of He et al. (ECCV 2016), trained for 200 epochs (cosine schedule, mixed "

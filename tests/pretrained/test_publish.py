@@ -294,10 +294,19 @@ def test_drafted_entry_describes_the_file_and_prints_as_registry_source(tiny_wei
     np.testing.assert_allclose(kp.preprocess_input(x, entry),
                                kp.data.CIFAR10.apply(x), rtol=1e-5, atol=1e-5)
     source = publish.entry_source(entry)
-    assert "revision=UNPUBLISHED," in source and "labels_for('cifar10')" in source
+    # Trained on the CIFAR-10 JPEG copy: the registry's shared fields stand for their values.
+    assert "revision=UNPUBLISHED," in source and "    **_CIFAR10_JPEG,\n" in source
+    assert "label_names=" not in source and "preprocessing=" not in source
     namespace = {name: getattr(registry, name) for name in (
-        "WeightsEntry", "Metric", "Preprocessing", "PaperResult", "UNPUBLISHED", "labels_for")}
+        "WeightsEntry", "Metric", "Preprocessing", "PaperResult", "UNPUBLISHED", "labels_for",
+        "_CIFAR10_JPEG")}
     assert eval(source, namespace) == entry
+    # Other data: every field in full.
+    other = dataclasses.replace(entry, preprocessing=registry.Preprocessing(
+        scale=1 / 255, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)))
+    source = publish.entry_source(other)
+    assert "_CIFAR10_JPEG" not in source and "labels_for('cifar10')" in source
+    assert eval(source, namespace) == other
     assert registry.validate_entry(entry) == []
     # The rationale is printed under the training command of the card.
     card = publish.model_card(entry).text
