@@ -9,6 +9,18 @@ import importlib
 from keras_preact.models.archs import ARCHS, parse_model_name
 
 
+def entry_point_name(model):
+    """The keras.applications-style function of a zoo name, or None for other names.
+
+    >>> entry_point_name("preact_resnet164")
+    'PreActResNet164'
+    """
+    key, preact = parse_model_name(model)
+    if key not in ARCHS:
+        return None
+    return f"{'PreAct' if preact else ''}ResNet{ARCHS[key].depth}"
+
+
 def _entry_point(model):
     key, preact = parse_model_name(model)
     arch = ARCHS[key]
@@ -39,7 +51,7 @@ def _entry_point(model):
             **kwargs,
         )
 
-    builder.__name__ = builder.__qualname__ = f"{'PreAct' if preact else ''}ResNet{arch.depth}"
+    builder.__name__ = builder.__qualname__ = entry_point_name(model)
     family = "CIFAR" if arch.family.value == "cifar" else "ImageNet"
     kind = "full pre-activation units (Fig. 4e)" if preact else "original units (Fig. 4a)"
     builder.__doc__ = (
@@ -82,3 +94,4 @@ PreActResNet200 = _entry_point("preact_resnet200")
 ENTRY_POINTS = {
     name: fn for name, fn in globals().items() if name.startswith(("ResNet", "PreActResNet"))
 }
+

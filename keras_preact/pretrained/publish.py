@@ -28,6 +28,7 @@ import shutil
 from keras_preact.pretrained import hub, loading as pretrained
 from keras_preact.pretrained import registry as _registry
 from keras_preact.errors import PublishError, WeightsError
+from keras_preact.models import zoo
 from keras_preact.models.spec import ModelSpec
 from keras_preact.normalization import Preprocessing
 from keras_preact.pretrained.registry import Metric
@@ -320,6 +321,8 @@ def _card_body(entry, dataset_name):
     if entry.model_args:
         args = ", ".join(f"{k}={v!r}" for k, v in entry.model_args.items())
         build = f"kp.build_resnet({args}, weights="
+    elif zoo.entry_point_name(entry.architecture):
+        build = f"kp.{zoo.entry_point_name(entry.architecture)}(weights="
     else:
         build = f"kp.create_model({entry.architecture!r}, weights="
     rows = "\n".join(

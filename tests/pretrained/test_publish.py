@@ -51,6 +51,14 @@ def test_model_card_metadata_and_text(entry):
         assert needle in card.text, needle
 
 
+def test_card_of_a_zoo_network_loads_it_with_its_entry_point(entry):
+    zoo_entry = dataclasses.replace(entry, architecture="preact_resnet8_basic", model_args={})
+    assert "model = kp.create_model('preact_resnet8_basic', weights=" in \
+        publish.model_card(zoo_entry).text
+    flagship = registry.WEIGHTS["preact_resnet164.cifar10"]
+    assert 'model = kp.PreActResNet164(weights="cifar10")' in publish.model_card(flagship).text
+
+
 def test_card_gives_a_resumed_run_its_training_time_over_all_sessions(entry):
     training = {"status": "completed", "epochs_completed": 40, "iterations": 15600,
                 "recipe": {"batch_size": 128}, "images_per_second": 115.0,
