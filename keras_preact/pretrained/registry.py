@@ -269,23 +269,38 @@ WEIGHTS = {entry.name: entry for entry in (
         repo_id="keras-preact/preact-resnet20-cifar10",
         revision=UNPUBLISHED,
         filename="model.weights.h5",
-        sha256="8ebc47d580a35e41e359be5f21e2cdbf94780cc8b99bbc141286d588d373ea65",
+        sha256="87e90fdb8525c3e23e3820f880bed284182864546679de24f5bd6df16cfe2fc2",
         file_size=1258000,
         num_params=271098,
-        metrics=(Metric("cifar10", "test-jpeg-q75", 14.9, top5_error=0.64),),
+        metrics=(Metric("cifar10", "test-jpeg-q75", 11.27, top5_error=0.63),),
         recipe=(
-            "TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 KERAS_BACKEND=tensorflow "
-            "taskset -c 0 python scripts/train.py --model preact_resnet20 "
-            "--data /root/kp-data/cifar10-jpeg --recipe fast --epochs 20 --batch-size 128 "
-            "--eval-every 5 --time-budget 7800 --cache-dir /root/kp-data/cache --seed 0 "
-            "--verbose 2 --output /root/kp-runs/preact_resnet20.cifar10.e20"
+            "KERAS_BACKEND=tensorflow python scripts/train.py --model preact_resnet20 "
+            "--epochs 200 --eval-every 5 --data /root/kp-data/cifar10-jpeg --cache-dir "
+            "/root/kp-data/cache --recipe fast --batch-size 128 --lr 0.1 --warmup-epochs 1 "
+            "--warmup-lr 0.01 --weight-decay 5e-4 --label-smoothing 0 --mixed-precision auto "
+            "--seed 0 --verbose 2 --output /root/kp-runs/preact_resnet20.cifar10"
         ),
         paper=None,
         description=(
-            "CIFAR ResNet-20 with full pre-activation units, Fig. 4e, of He et al. (ECCV 2016), "
-            "trained for 20 epochs on one CPU core with the fast recipe, on this project's "
-            "CIFAR-10 copy stored as JPEG (IJG quality 75, 4:2:0); test-jpeg-q75 is that "
-            "copy's 10,000-image test split, not the lossless CIFAR-10 of the paper."
+            "CIFAR ResNet-20 (option A shortcuts) with full pre-activation units, Fig. 4e, of "
+            "He et al. (ECCV 2016), trained for 200 epochs (cosine schedule, mixed bfloat16) "
+            "on a 2-core CPU, on this project's CIFAR-10 copy stored as JPEG (IJG quality 75, "
+            "4:2:0); test-jpeg-q75 is that copy's 10,000-image test split, not the lossless "
+            "CIFAR-10 of the paper."
+        ),
+        rationale=(
+            "Why this recipe: it is shared with resnet20.cifar10, one recipe and one budget "
+            "for both unit orders, so that the pair stays a fair small-scale version of the "
+            "paper's comparison. 200 epochs (78,000 iterations) with a per-step cosine decay "
+            "to 0, weight decay 5e-4 on the kernels, Nesterov momentum 0.9, batch 128 and lr "
+            "0.1 follow the published CIFAR ResNet-20 runs that reach 92.6% on lossless data; "
+            "JPEG q75 data was expected to cost about a point, hence 91.5% aimed at. A "
+            "one-epoch warm-up from 0.01 and no label smoothing (the 20-epoch set these "
+            "weights replace used 0.1 and underfit at 14.90% error). The run reached 88.73% "
+            "top-1 with 99.2% training accuracy on augmented batches, 0.01 point from the "
+            "original-unit ResNet-20: at 20 layers the unit order makes no difference here "
+            "(the paper gives no pre-activation figure below 110 layers, where its gain is 0.24 "
+            "point and grows with depth)."
         ),
     ),
     WeightsEntry(
@@ -340,7 +355,7 @@ IN_TRAINING = frozenset()
 # Registered weight sets that a longer training is replacing: they load as registered until
 # the new entry replaces theirs; the new run's curve so far (and its checkpoint, for a
 # machine that resumes it) is in weights/in_progress/<name>/ meanwhile.
-RETRAINING = frozenset({"preact_resnet20.cifar10"})
+RETRAINING = frozenset()
 
 
 def _registry(registry):
