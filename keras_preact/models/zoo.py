@@ -94,4 +94,3 @@ PreActResNet200 = _entry_point("preact_resnet200")
 ENTRY_POINTS = {
     name: fn for name, fn in globals().items() if name.startswith(("ResNet", "PreActResNet"))
 }
-

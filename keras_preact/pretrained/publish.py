@@ -219,11 +219,13 @@ def entry_source(entry):
         fields["rationale"] = repr(entry.rationale)
     if entry.model_args:
         fields["model_args"] = repr(dict(entry.model_args))
-    lines = [f"    {key}={value}," for key, value in fields.items()]
-    if all(getattr(entry, key) == value for key, value in _registry._CIFAR10_JPEG.items()):
-        # The registry's shared fields of the CIFAR-10 JPEG sets, as its entries write them.
-        lines = ["    **_CIFAR10_JPEG,"] + [
-            line for key, line in zip(fields, lines) if key not in _registry._CIFAR10_JPEG]
+    # The registry's shared fields of the CIFAR-10 JPEG sets, as its entries write them.
+    shared = _registry._CIFAR10_JPEG
+    if all(getattr(entry, key) == value for key, value in shared.items()):
+        lines = ["    **_CIFAR10_JPEG,"]
+    else:
+        lines, shared = [], {}
+    lines += [f"    {key}={value}," for key, value in fields.items() if key not in shared]
     body = "\n".join(lines)
     return f"WeightsEntry(\n{body}\n)"
 
@@ -321,8 +323,8 @@ def _card_body(entry, dataset_name):
     if entry.model_args:
         args = ", ".join(f"{k}={v!r}" for k, v in entry.model_args.items())
         build = f"kp.build_resnet({args}, weights="
-    elif zoo.entry_point_name(entry.architecture):
-        build = f"kp.{zoo.entry_point_name(entry.architecture)}(weights="
+    elif entry_point := zoo.entry_point_name(entry.architecture):
+        build = f"kp.{entry_point}(weights="
     else:
         build = f"kp.create_model({entry.architecture!r}, weights="
     rows = "\n".join(

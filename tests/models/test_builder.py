@@ -31,7 +31,8 @@ def test_entry_points_have_the_keras_applications_signature():
         assert fn.__name__ == name and "He et al." in fn.__doc__
     assert kp.PreActResNet164.__name__ == "PreActResNet164"
     for model in kp.list_models():
-        assert kp.ENTRY_POINTS[zoo.entry_point_name(model)] is getattr(kp, zoo.entry_point_name(model))
+        name = zoo.entry_point_name(model)
+        assert kp.ENTRY_POINTS[name] is getattr(kp, name)
     assert zoo.entry_point_name(" PreAct_ResNet56") == "PreActResNet56"
     assert zoo.entry_point_name("resnet21") is None
     assert set(kp.list_models()) == {*kp.ARCHS, *(f"preact_{n}" for n in kp.ARCHS)}

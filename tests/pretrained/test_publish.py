@@ -52,9 +52,9 @@ def test_model_card_metadata_and_text(entry):
 
 
 def test_card_of_a_zoo_network_loads_it_with_its_entry_point(entry):
-    zoo_entry = dataclasses.replace(entry, architecture="preact_resnet8_basic", model_args={})
+    outside_zoo = dataclasses.replace(entry, architecture="preact_resnet8_basic", model_args={})
     assert "model = kp.create_model('preact_resnet8_basic', weights=" in \
-        publish.model_card(zoo_entry).text
+        publish.model_card(outside_zoo).text
     flagship = registry.WEIGHTS["preact_resnet164.cifar10"]
     assert 'model = kp.PreActResNet164(weights="cifar10")' in publish.model_card(flagship).text
 
