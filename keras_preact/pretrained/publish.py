@@ -407,7 +407,11 @@ def _card_training(training):
     hours, seconds = divmod(int(total or training.get("wall_time_s") or 0), 3600)
     span = "of training (epoch times summed over its sessions)" if total else "wall time"
     recipe = training.get("recipe") or {}
-    where = _hardware(training.get("hardware")) or "an unrecorded machine"
+    sessions = _card_sessions(training.get("sessions"))
+    if sessions:
+        where = "the machines of the table below (last session's speed and precision)"
+    else:
+        where = _hardware(training.get("hardware")) or "an unrecorded machine"
     return f"""
 ## Training run
 
@@ -416,6 +420,24 @@ def _card_training(training):
 {training.get("images_per_second") or 0:.0f} training images/s, {training.get("dtype_policy", "?")},
 on {where}; {_card_stop(training)}. The run's
 `summary.json` ships as `{TRAINING_FILENAME}`.
+{sessions}"""
+
+
+def _card_sessions(sessions):
+    """A table of the run's sessions when they differ in machine or precision, else ""."""
+    sessions = sessions or []
+    if len({(_hardware(s.get("hardware")), s.get("dtype_policy")) for s in sessions}) < 2:
+        return ""
+    rows = "\n".join(
+        f"| {s['first_epoch']}-{s['last_epoch']} | "
+        f"{_hardware(s.get('hardware')) or 'unrecorded'} | {s.get('dtype_policy') or '?'} | "
+        f"{(s.get('train_seconds') or 0) / 3600:.1f} |" for s in sessions)
+    return f"""
+It was continued with `--resume` on other machines:
+
+| epochs | machine | precision | hours of training |
+|---|---|---|---|
+{rows}
 """
 
 

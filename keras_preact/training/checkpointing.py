@@ -6,8 +6,8 @@ A checkpoint is `<output>/checkpoint/` holding
   `build_resnet(..., weights=path)`; see `save_model_weights`);
 - `variables.npz`: the optimizer's variables (iteration count, momenta, ...) and the
   model's variables that `.weights.h5` leaves out (random seed-generator states);
-- `state.json`: the epoch count, the seed, the history so far and the run's settings;
-  written last, so a folder without it is incomplete.
+- `state.json`: the epoch count, the seed, the history so far, the run's settings and
+  its `sessions` (see `run_sessions`); written last, so a folder without it is incomplete.
 
 A new checkpoint is assembled in `checkpoint.tmp/` and swapped in by renames; a run
 killed at any moment leaves `checkpoint/` (or, during the swap, `checkpoint.old/`) whole.
@@ -63,6 +63,30 @@ def load_model_weights(model, path):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         model.load_weights(str(path))
+
+
+def run_sessions(state):
+    """The sessions of a run so far, from its checkpoint state: one dict per start or
+    `--resume`, with `first_epoch` and `last_epoch` (1-based, inclusive), `hardware`,
+    `dtype_policy`, `keras_backend`, `started` and `train_seconds`.
+
+    A long run continued on other machines is trained on several kinds of hardware, and
+    `--mixed-precision auto` may pick another precision on each; the sessions say which
+    epochs ran where and how. Checkpoints written before sessions were recorded hold
+    one machine only (that of the session that wrote them): they become one session over
+    all their epochs, marked `"derived": True`.
+
+    Args:
+        state: a checkpoint's `state.json` as a dict, or None (no checkpoint yet).
+    """
+    if not state:
+        return []
+    if "sessions" in state:
+        return [dict(session) for session in state["sessions"]]
+    return [{"first_epoch": 1, "last_epoch": state["epoch"],
+             "hardware": state.get("hardware"), "dtype_policy": state.get("dtype_policy"),
+             "keras_backend": state.get("keras_backend"), "started": None,
+             "train_seconds": state.get("train_seconds_total"), "derived": True}]
 
 
 class Checkpoint:
@@ -184,4 +208,4 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 
 __all__ = ["Checkpoint", "EpochCheckpoint", "STATE_FILE", "VARIABLES_FILE", "WEIGHTS_FILE",
-           "load_model_weights", "save_model_weights"]
+           "load_model_weights", "run_sessions", "save_model_weights"]

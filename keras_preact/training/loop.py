@@ -10,7 +10,7 @@ its results into the output folder:
     model.weights.h5       final weights (load with `build_resnet(..., weights=path)`)
     model.json             how to rebuild the model and feed it (normalisation, classes)
     history.json/.csv      one row per epoch
-    summary.json           final test error, speed, hardware, command, git commit
+    summary.json           final test error, speed, hardware (per session), command, git
     curves.png             loss / error / learning-rate curves (needs matplotlib)
     tensorboard/           TensorBoard logs (TensorFlow backend with tensorboard installed)
 
@@ -39,7 +39,8 @@ from keras_preact.training import callbacks as run_callbacks
 from keras_preact.training import data as data_lib
 from keras_preact.training import distribute, evaluation, pipelines, recipes, reporting
 from keras_preact import runtime
-from keras_preact.training.checkpointing import Checkpoint, EpochCheckpoint, save_model_weights
+from keras_preact.training.checkpointing import (Checkpoint, EpochCheckpoint, run_sessions,
+                                                 save_model_weights)
 from keras_preact.pretrained.metadata import RUN_FILENAME, run_record
 from keras_preact.models.spec import MODEL_FIELDS, ModelSpec
 
@@ -188,6 +189,18 @@ def _mixed_precision(choice):
     if choice == "auto":
         choice = "bf16" if distribute.supports_bfloat16() else "off"
     return {"off": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[choice]
+
+
+def _precision_change(sessions, policy):
+    """A note when a resumed run trains in another precision than its last session did
+    (`--mixed-precision auto` picks per machine); None otherwise."""
+    before = sessions[-1].get("dtype_policy") if sessions else None
+    if before is None or before == policy:
+        return None
+    last = sessions[-1]["last_epoch"]
+    return (f"this session trains in {policy}, epoch {last} was trained in {before} (another "
+            "machine, or another --mixed-precision). Both keep float32 weights, so the run "
+            "goes on; summary.json's sessions record which epochs ran how.")
 
 
 def _augmentation(family):
@@ -364,6 +377,11 @@ def plan_run(config):
     if advice:
         notes.append(advice)
         print(f"Note: {advice}", file=sys.stderr, flush=True)
+    policy = _mixed_precision(recipe.mixed_precision)
+    change = _precision_change(run_sessions(state), policy)
+    if change:
+        notes.append(change)
+        print(f"Note: {change}", file=sys.stderr, flush=True)
     return RunPlan(
         output=output, checkpoint=checkpoint, state=state, backend=backend,
         pipeline=pipeline, spec=spec, family=family, dist=dist, recipe=recipe,
@@ -373,7 +391,7 @@ def plan_run(config):
                                                                      steps_per_epoch),
         schedule=recipe.learning_rate_schedule(len(train_split), steps_per_epoch),
         initial_epoch=state["epoch"] if state else 0,
-        policy=_mixed_precision(recipe.mixed_precision), notes=notes)
+        policy=policy, notes=notes)
 
 
 def build_run_model(config, plan):
@@ -430,6 +448,10 @@ def fit_run(config, plan, model, writer, start, extra_callbacks=()):
     provenance = {"dtype_policy": plan.policy, "command": reporting.command_line(),
                   "hardware": reporting.hardware_info(distribute.device_names()),
                   "git": reporting.git_info()}
+    earlier_sessions = run_sessions(state)
+    session = {"first_epoch": plan.initial_epoch + 1, "hardware": provenance["hardware"],
+               "dtype_policy": plan.policy, "keras_backend": plan.backend,
+               "started": datetime.datetime.now().isoformat(timespec="seconds")}
 
     def state_fn(epoch, logs):
         return {"epoch": epoch + 1, "seed": config.seed,
@@ -439,7 +461,12 @@ def fit_run(config, plan, model, writer, start, extra_callbacks=()):
                     r["epoch_seconds"] for r in runlog.session_rows),
                 "keras_backend": plan.backend,
                 "planned_epochs": planner.planned if planner else plan.epochs,
-                "time": datetime.datetime.now().isoformat(timespec="seconds"), **provenance}
+                "time": datetime.datetime.now().isoformat(timespec="seconds"),
+                "sessions": earlier_sessions + [{
+                    **session, "last_epoch": epoch + 1,
+                    "train_seconds": round(sum(r["epoch_seconds"]
+                                               for r in runlog.session_rows), 3)}],
+                **provenance}
 
     planner_args = None
     if plan.auto_epochs:
@@ -545,6 +572,7 @@ def report_run(config, plan, model, outcome, start):
         "train_time_s_total": done["train_seconds_total"] if done else 0.0,
         "distribution": plan.dist.describe(),
         "hardware": reporting.hardware_info(distribute.device_names()),
+        "sessions": run_sessions(done),
         "command": reporting.command_line(), "git": reporting.git_info(),
         "notes": plan.notes, "diverged": outcome.guard.diverged,
         "tensorflow_imported": "tensorflow" in sys.modules,

@@ -25,7 +25,8 @@ import shutil
 from keras_preact.pretrained.metadata import RUN_FILENAME, run_record
 from keras_preact.training import callbacks as run_callbacks
 from keras_preact.training import loop, reporting
-from keras_preact.training.checkpointing import Checkpoint, WEIGHTS_FILE, load_model_weights
+from keras_preact.training.checkpointing import (Checkpoint, WEIGHTS_FILE, load_model_weights,
+                                                 run_sessions)
 
 STATUS = "snapshot"
 
@@ -123,7 +124,8 @@ def snapshot_run(run, output, *, overwrite=False):
         # Epoch clocks of every session (pauses inside an epoch included, gaps between
         # sessions not): what the run has cost so far.
         "wall_time_s": seconds, "train_time_s_total": seconds,
-        "hardware": state.get("hardware"), "command": state.get("command"),
+        "hardware": state.get("hardware"), "sessions": run_sessions(state),
+        "command": state.get("command"),
         "git": state.get("git"), "snapshot": snapshot, "notes": notes,
     }
     if reporting.plot_history(rows, output / "curves.png", model.name) is None and rows:

@@ -71,6 +71,27 @@ def test_card_gives_a_resumed_run_its_training_time_over_all_sessions(entry):
     assert "1 h 10 min wall time" in publish.model_card(entry, training=training).text
 
 
+def test_card_lists_the_sessions_of_a_run_continued_on_other_machines(entry):
+    epyc = {"cpu": "AMD EPYC", "cpu_count": 2, "keras": "3.15.1", "keras_backend": "tensorflow"}
+    xeon = dict(epyc, cpu="Intel Xeon")
+    sessions = [{"first_epoch": 1, "last_epoch": 10, "hardware": epyc,
+                 "dtype_policy": "mixed_bfloat16", "train_seconds": 3600.0},
+                {"first_epoch": 11, "last_epoch": 150, "hardware": xeon,
+                 "dtype_policy": "float32", "train_seconds": 7200.0}]
+    training = {"status": "completed", "epochs_completed": 150, "iterations": 58500,
+                "recipe": {"batch_size": 128}, "images_per_second": 400.0,
+                "dtype_policy": "float32", "train_time_s_total": 10800.0,
+                "hardware": xeon, "sessions": sessions}
+    text = publish.model_card(entry, training=training).text
+    assert "on the machines of the table below" in text
+    assert "| 1-10 | AMD EPYC (2 CPUs" in text and "| mixed_bfloat16 | 1.0 |" in text
+    assert "| 11-150 | Intel Xeon (2 CPUs" in text and "| float32 | 2.0 |" in text
+    # Sessions alike in machine and precision (or one session) make no table.
+    training["sessions"] = [dict(s, hardware=xeon, dtype_policy="float32") for s in sessions]
+    text = publish.model_card(entry, training=training).text
+    assert "| epochs | machine |" not in text and "on Intel Xeon (2 CPUs" in text
+
+
 def test_release_checks(entry, tiny_weights):
     model = registry.build_model(entry)
     assert publish.check_release(entry, tiny_weights.path, MEASURED, model=model) == []

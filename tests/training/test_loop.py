@@ -14,7 +14,7 @@ import pytest
 import keras_preact
 from image_folders import CLASSES, make_image_folder
 from keras_preact.training import loop as training
-from keras_preact.training.checkpointing import Checkpoint
+from keras_preact.training.checkpointing import Checkpoint, run_sessions
 from keras_preact.cli import evaluate as evaluate_command
 
 
@@ -125,11 +125,53 @@ def test_resume_after_a_kill_continues_exactly(folder, finished, tmp_path):
     assert summary["iterations"] == reference["iterations"] == 9
     history = json.loads((tmp_path / "history.json").read_text())
     assert [row["epoch"] for row in history] == [1, 2, 3]
+    sessions = summary["sessions"]
+    assert [(s["first_epoch"], s["last_epoch"]) for s in sessions] == [(1, 1), (2, 3)]
+    assert [s["train_seconds"] for s in sessions] == pytest.approx(
+        [history[0]["epoch_seconds"], history[1]["epoch_seconds"] + history[2]["epoch_seconds"]],
+        abs=0.01)
+    assert all(s["hardware"] == summary["hardware"] for s in sessions)
+    assert all(s["dtype_policy"] == summary["dtype_policy"] for s in sessions)
+    assert summary["notes"] == reference["notes"]  # same precision: no note
     resumed = keras_preact.build_resnet(8, classes=3, weights=str(tmp_path / "model.weights.h5"))
     straight = keras_preact.build_resnet(8, classes=3,
                                          weights=str(reference_output / "model.weights.h5"))
     for a, b in zip(resumed.weights, straight.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5, err_msg=a.path)
+
+
+def test_resume_in_another_precision_says_so_and_records_both(folder, tmp_path):
+    with pytest.raises(RuntimeError, match="simulated kill"):
+        training.train(_config(folder, tmp_path, eval_every=0),
+                       extra_callbacks=[Crash(epoch=2, batch=0)])
+    # As a checkpoint written on a machine where --mixed-precision auto chose another
+    # precision than it chooses here (float32 on the test machine) would read.
+    state_file = Checkpoint(tmp_path).path / "state.json"
+    state = json.loads(state_file.read_text())
+    state["sessions"][0]["dtype_policy"] = "mixed_bfloat16"
+    state["sessions"][0]["hardware"] = dict(state["hardware"], cpu="Another CPU")
+    state_file.write_text(json.dumps(state))
+    summary = training.train(_config(folder, tmp_path, eval_every=0, resume=True))
+    assert summary["status"] == "completed"
+    note, = [n for n in summary["notes"] if "was trained in" in n]
+    assert note.startswith(f"this session trains in {summary['dtype_policy']}, epoch 2 was "
+                           "trained in mixed_bfloat16")
+    sessions = summary["sessions"]
+    assert [(s["first_epoch"], s["last_epoch"], s["dtype_policy"], s["hardware"]["cpu"])
+            for s in sessions] == [(1, 2, "mixed_bfloat16", "Another CPU"),
+                                   (3, 3, summary["dtype_policy"], summary["hardware"]["cpu"])]
+
+
+def test_a_checkpoint_without_sessions_counts_as_one(folder, finished, tmp_path):
+    state = json.loads((Checkpoint(finished[1]).path / "state.json").read_text())
+    assert [s["last_epoch"] for s in run_sessions(state)] == [3]
+    del state["sessions"]  # as checkpoints written before sessions were recorded
+    derived, = run_sessions(state)
+    assert derived == {"first_epoch": 1, "last_epoch": 3, "hardware": state["hardware"],
+                       "dtype_policy": state["dtype_policy"],
+                       "keras_backend": state["keras_backend"], "started": None,
+                       "train_seconds": state["train_seconds_total"], "derived": True}
+    assert run_sessions(None) == []
 
 
 def test_resume_refuses_other_settings_and_fresh_runs_refuse_checkpoints(folder, finished):

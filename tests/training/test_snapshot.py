@@ -13,7 +13,7 @@ from keras_preact.training import evaluation
 from keras_preact.training import loop as training
 from keras_preact.training.snapshot import snapshot_run
 
-PROVENANCE = ("dtype_policy", "command", "hardware", "git")
+PROVENANCE = ("dtype_policy", "command", "hardware", "git", "sessions")
 
 
 class StopAfter(keras.callbacks.Callback):
