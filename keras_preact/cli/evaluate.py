@@ -6,10 +6,13 @@ a network with weights on any split, written as JSON (and the matrix as an image
     keras-preact evaluate --model preact_resnet164 --weights cifar10 --data cifar10
     keras-preact evaluate --model preact_resnet50 --weights imagenet --data imagenet2012 \\
         --data-dir /data/tfds --image-size 320 --crop-fraction 1    # the paper's protocol
+    keras-preact evaluate --artifact export/r20_int8.tflite --data /data/cifar10-jpeg
 
 --weights is a path, a registered tag or hf://owner/repo[@revision] (the builders'
 weights= argument). For weights written by `keras-preact train`, the model, classes,
-input size and normalisation come from the model.json beside them.
+input size and normalisation come from the model.json beside them. --artifact measures an
+export of `keras-preact export` in its own runtime (TFLite interpreter, onnxruntime,
+`tf.saved_model.load`) instead: what a quantized file keeps of the weights' accuracy.
 """
 
 import importlib.util
@@ -22,7 +25,14 @@ from keras_preact.cli.options import (
 def add_arguments(parser):
     """Adds the subcommand's arguments to an `argparse` parser."""
     add_model_arguments(parser)
-    parser.add_argument("--weights", required=True, help="path, tag or hf://owner/repo")
+    network = parser.add_mutually_exclusive_group(required=True)
+    network.add_argument("--weights", help="path, tag or hf://owner/repo")
+    network.add_argument("--artifact", help="an exported network instead: SavedModel "
+                         "folder, .tflite or .onnx file of keras-preact export")
+    parser.add_argument("--include-preprocessing", action="store_true", default=None,
+                        help="--artifact normalises in its graph although its input is "
+                        "float32 (exported with --include-preprocessing --input-dtype "
+                        "float32); a uint8 input is read as raw pixels without it")
     parser.add_argument("--data", default="cifar10", help="cifar10, cifar100, imagenet2012 "
                         "(tensorflow-datasets) or a folder split/class/*.jpg")
     parser.add_argument("--data-dir", help="tensorflow-datasets data directory")
@@ -70,13 +80,19 @@ def run(args):
             "downsample": args.downsample, "stride_at": args.stride_at,
             "model_options": model_options(args)}
     try:
-        result = evaluation.evaluate_weights(
-            spec, args.weights, args.data, args.split, batch_size=args.batch_size,
-            image_size=args.image_size, normalization=args.normalization,
-            data_dir=args.data_dir, download=args.download, limit=args.limit,
-            pipeline=args.pipeline, crop_fraction=args.crop_fraction, flip_tta=args.flip_tta,
-            progress=args.progress)
-    except (ValueError, FileNotFoundError) as error:
+        if args.artifact:
+            result = _evaluate_artifact(args, spec)
+        else:
+            if args.include_preprocessing:
+                raise ValueError("--include-preprocessing describes an --artifact; Keras "
+                                 "weights are fed normalised images (see --normalization).")
+            result = evaluation.evaluate_weights(
+                spec, args.weights, args.data, args.split, batch_size=args.batch_size,
+                image_size=args.image_size, normalization=args.normalization,
+                data_dir=args.data_dir, download=args.download, limit=args.limit,
+                pipeline=args.pipeline, crop_fraction=args.crop_fraction,
+                flip_tta=args.flip_tta, progress=args.progress)
+    except (ValueError, FileNotFoundError, ImportError) as error:
         return input_error("evaluate", error)
     result["command"] = reporting.command_line()
     result["hardware"] = reporting.hardware_info()
@@ -100,6 +116,24 @@ def run(args):
                                  args.confusion_plot, title)
         print(f"Confusion matrix drawn in {args.confusion_plot}")
     return 0
+
+
+def _evaluate_artifact(args, spec):
+    """`evaluate_artifact` for the flags, refusing those that describe Keras weights."""
+    from keras_preact.deploy import artifacts
+
+    given = [flag for flag, value in (
+        ("--model/--depth and the variant flags", any(
+            v not in (None, {}) for v in spec.values())),
+        ("--image-size", args.image_size), ("--pipeline", args.pipeline != "auto")) if value]
+    if given:
+        raise ValueError(f"{', '.join(given)}: the artifact is the network, with its own "
+                         "input size; drop them.")
+    return artifacts.evaluate_artifact(
+        args.artifact, args.data, args.split, include_preprocessing=args.include_preprocessing,
+        normalization=args.normalization, batch_size=args.batch_size, data_dir=args.data_dir,
+        download=args.download, limit=args.limit, crop_fraction=args.crop_fraction,
+        flip_tta=args.flip_tta, progress=args.progress)
 
 
 def _without_matrices(result):

@@ -49,6 +49,7 @@ import tempfile
 import keras
 import numpy as np
 
+from keras_preact.deploy.artifacts import Artifact, load_interpreter
 from keras_preact.training.data import IMAGE_EXTENSIONS, decode_image
 
 QUANTIZATIONS = ("none", "dynamic", "float16", "int8")
@@ -222,19 +223,12 @@ def export_onnx(model, path, *, opset=ONNX_OPSET, **kwargs):
 
 
 def run_onnx(path, images):
-    """Runs an ONNX file with onnxruntime on the CPU.
+    """Runs an ONNX file with onnxruntime on the CPU (`artifacts.Artifact`).
 
     Returns:
         {output name: numpy array}.
     """
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    (source,) = session.get_inputs()
-    dtype = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8}[source.type]
-    names = [output.name for output in session.get_outputs()]
-    values = session.run(names, {source.name: np.asarray(images).astype(dtype)})
-    return dict(zip(names, values))
+    return Artifact(path)(images)
 
 
 def _representative(images, pre, include_preprocessing, input_dtype, input_shape):
@@ -352,22 +346,18 @@ def load_images(folder, size, *, limit=None, seed=0):
     return np.stack(images)
 
 
-def run_saved_model(path, images, signature="serving_default"):
-    """Runs a SavedModel's signature with `tf.saved_model.load`.
+def run_saved_model(path, images):
+    """Runs a SavedModel's "serving_default" signature with `tf.saved_model.load`
+    (`artifacts.Artifact`).
 
     Args:
         path: the SavedModel folder.
-        images: the signature's input (its dtype is used).
-        signature: the signature name.
+        images: the signature's input (cast to its dtype).
 
     Returns:
         {output name: numpy array}.
     """
-    tf = _tensorflow()
-    function = tf.saved_model.load(str(path)).signatures[signature]
-    (name, spec), = function.structured_input_signature[1].items()
-    outputs = function(**{name: tf.constant(np.asarray(images).astype(spec.dtype.name))})
-    return {k: v.numpy() for k, v in outputs.items()}
+    return Artifact(path)(images)
 
 
 def run_tfsm_layer(path, images, endpoint="serving_default"):
@@ -385,50 +375,15 @@ def run_tfsm_layer(path, images, endpoint="serving_default"):
     return {k: keras.ops.convert_to_numpy(v) for k, v in outputs.items()}
 
 
-def load_interpreter(path):
-    """A TFLite interpreter for the file: LiteRT's (`ai_edge_litert`, the maintained
-    runtime) when installed, else `tf.lite.Interpreter` (deprecated since TF 2.20).
-
-    Returns:
-        (interpreter, runtime name).
-    """
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-
-        return Interpreter(model_path=str(path)), "ai_edge_litert"
-    except ImportError:
-        tf = _tensorflow()
-        return tf.lite.Interpreter(model_path=str(path)), "tf.lite"
-
-
 def run_tflite(path, images):
     """Runs a TFLite file's "serving_default" signature, one image at a time (the batch
     size an on-device runtime uses), quantizing inputs and dequantizing outputs of
-    integer-only files.
+    integer-only files (`artifacts.Artifact`).
 
     Returns:
         {output name: numpy array (N, ...)}, float32.
     """
-    interpreter, _ = load_interpreter(path)
-    runner = interpreter.get_signature_runner("serving_default")
-    (name, detail), = runner.get_input_details().items()
-    outputs = runner.get_output_details()
-    results = {key: [] for key in outputs}
-    for image in np.asarray(images):
-        x = image[None]
-        if detail["dtype"] in (np.int8, np.int16) or (
-                detail["dtype"] == np.uint8 and detail["quantization"][0]):
-            scale, zero = detail["quantization"]
-            info = np.iinfo(detail["dtype"])
-            x = np.clip(np.round(x / scale + zero), info.min, info.max)
-        result = runner(**{name: x.astype(detail["dtype"])})
-        for key, value in result.items():
-            scale, zero = outputs[key]["quantization"]
-            value = value.astype(np.float32)
-            if outputs[key]["dtype"] != np.float32 and scale:
-                value = (value - zero) * scale
-            results[key].append(value)
-    return {key: np.concatenate(values) for key, values in results.items()}
+    return Artifact(path)(images)
 
 
 def keras_outputs(model, images, *, include_preprocessing=False, preprocessing=None,
@@ -511,14 +466,12 @@ def verify_export(path, model, images, *, include_preprocessing=False, preproces
             inputs = pre.transform(inputs)
     reference = keras_outputs(model, inputs, include_preprocessing=include_preprocessing,
                               preprocessing=pre, output_name=output_name)
-    if str(path).endswith(".onnx"):
-        return {"onnxruntime": compare_outputs(reference, run_onnx(path, inputs))}
-    if str(path).endswith(".tflite"):
-        _, runtime = load_interpreter(path)
-        return {"litert" if runtime == "ai_edge_litert" else runtime:
-                compare_outputs(reference, run_tflite(path, inputs))}
-    return {"saved_model": compare_outputs(reference, run_saved_model(path, inputs)),
-            "tfsm_layer": compare_outputs(reference, run_tfsm_layer(path, inputs))}
+    artifact = Artifact(path)
+    runtime = {"ai_edge_litert": "litert"}.get(artifact.runtime, artifact.runtime)
+    results = {runtime: compare_outputs(reference, artifact(inputs))}
+    if artifact.kind == "saved_model":
+        results["tfsm_layer"] = compare_outputs(reference, run_tfsm_layer(path, inputs))
+    return results
 
 
 def within_tolerance(quantization, comparison):
