@@ -40,7 +40,9 @@ def add_arguments(parser):
     source.add_argument("--pooling", choices=["avg", "max"],
                         help="with --model: export the backbone (include_top=False) pooled")
     source.add_argument("--logits", action="store_true",
-                        help="with --model: a classifier without softmax")
+                        help="with --model: a classifier without softmax (with int8, "
+                        "keeps the ranking behind the top class: quantized probabilities "
+                        "tie at 0)")
     source.add_argument("--model-file", help="a saved .keras model, e.g. the model.keras "
                         "of keras-preact finetune")
     artifact = parser.add_argument_group("artifact")
