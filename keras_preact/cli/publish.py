@@ -53,6 +53,8 @@ def add_arguments(parser):
                         "--confusion-plot)")
     parser.add_argument("--training-summary", metavar="JSON", help="summary.json of the "
                         "keras-preact train run that made the weights, to ship and summarise")
+    parser.add_argument("--deployment", metavar="JSON", help="benchmarks/deploy.py's JSON for "
+                        "these weights (exported artifacts measured), to ship and table")
     draft = parser.add_argument_group(
         "drafting an entry (--draft-entry prints the registry entry for new weights, from "
         "--metrics and --training-summary; nothing is written or uploaded)")
@@ -140,11 +142,14 @@ def run(args):
         training = None
         if args.training_summary:
             training = read_json(args.training_summary, "the training summary")
+        deployment = None
+        if args.deployment:
+            deployment = read_json(args.deployment, "the deployment measurements")
         result = publish.publish(
             entry, args.weights_file, measured, repo_id=args.repo_id, folder=args.folder,
             tag=args.tag, private=args.private, tolerance=args.tolerance,
             upload=not args.dry_run, evaluation=evaluation, curves=args.curves,
-            training=training, confusion=args.confusion_matrix,
+            training=training, confusion=args.confusion_matrix, deployment=deployment,
         )
     except WeightsError as error:
         print(f"error: {error}", file=sys.stderr)

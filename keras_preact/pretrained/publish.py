@@ -51,6 +51,7 @@ CURVES_FILENAME = "curves.png"
 CONFUSION_FILENAME = "confusion_matrix.png"
 EVALUATION_FILENAME = "evaluation.json"
 TRAINING_FILENAME = "training.json"
+DEPLOYMENT_FILENAME = "deployment.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -274,7 +275,8 @@ def check_release(entry, weights_file, measured, *, tolerance=METRIC_TOLERANCE, 
     return problems
 
 
-def model_card(entry, *, evaluation=None, curves=None, training=None, confusion=None):
+def model_card(entry, *, evaluation=None, curves=None, training=None, confusion=None,
+               deployment=None):
     """The model card (`huggingface_hub.ModelCard`) of a weight set.
 
     Args:
@@ -285,6 +287,8 @@ def model_card(entry, *, evaluation=None, curves=None, training=None, confusion=
         training: the `summary.json` of the `keras-preact train` run that made the
             weights (epochs, wall time, hardware), or None.
         confusion: file name of the confusion-matrix image in the repo, or None.
+        deployment: the JSON of `benchmarks/deploy.py` for the weights (exported
+            artifacts measured on the test split), or None.
     """
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
@@ -314,7 +318,8 @@ def model_card(entry, *, evaluation=None, curves=None, training=None, confusion=
         eval_results=results,
     )
     body = (_card_body(entry, dataset_name) + _card_training(training)
-            + _card_measurement(evaluation, curves, confusion))
+            + _card_measurement(evaluation, curves, confusion)
+            + _card_deployment(entry, deployment))
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
 
 
@@ -441,6 +446,42 @@ It was continued with `--resume` on other machines:
 """
 
 
+def _kib(size):
+    return "" if size is None else f"{size / 1024:.0f}"
+
+
+def _card_deployment(entry, deployment):
+    if not deployment:
+        return ""
+    rows = "\n".join(
+        f"| {row['artifact']} | {row['top1_error']:.2f} | {row['top5_error']:.2f} | "
+        f"{_kib(row['size_bytes'])} | {row['latency_ms']:.2f} |" for row in deployment["rows"])
+    timing = deployment.get("latency") or {}
+    cpu = (deployment.get("hardware") or {}).get("cpu", "an unrecorded CPU")
+    return f"""
+## Deployment
+
+Exported with `keras-preact export --include-preprocessing` (raw uint8 RGB pixels in,
+normalised in the graph) and each file measured in its own runtime on
+`{deployment["data"]}` ({deployment["examples"]:,} images) with
+`keras-preact evaluate --artifact` (`benchmarks/deploy.py`; `{DEPLOYMENT_FILENAME}`):
+
+| network | top-1 error (%) | top-5 error (%) | size (KiB) | ms / image |
+|---|---|---|---|---|
+{rows}
+
+Milliseconds per image at batch 1 on {cpu}, median of {timing.get("rounds", "?")} rounds of
+{timing.get("images", "?")} images. int8 with the softmax output quantizes the probabilities
+in steps of 1/256, so the small ones tie at 0: export with `--logits` when more than the top
+class is read.
+
+```bash
+keras-preact export --model {entry.architecture} --weights {entry.tag} --include-preprocessing \\
+    --quantization int8 --logits --representative-data train_images/ --output {entry.architecture}_int8.tflite
+```
+"""
+
+
 def _card_stop(training):
     snapshot = training.get("snapshot")
     if training.get("status") == "snapshot" and snapshot:
@@ -507,7 +548,7 @@ def _reference_outputs(entry, weights_file):
 
 
 def write_folder(entry, weights_file, folder, *, model=None, evaluation=None, curves=None,
-                 training=None, confusion=None):
+                 training=None, confusion=None, deployment=None):
     """Writes the repo's files into `folder`.
 
     Args:
@@ -524,12 +565,23 @@ def write_folder(entry, weights_file, folder, *, model=None, evaluation=None, cu
             `training.json` and summarised in the model card; None for none.
         confusion: a confusion-matrix image (`keras-preact evaluate --confusion-plot`),
             copied as `confusion_matrix.png` and shown in the model card; None for none.
+        deployment: the JSON of `benchmarks/deploy.py` for these weights (a dict),
+            written as `deployment.json` and tabled in the model card; None for none.
 
     Returns:
         The folder, as a `pathlib.Path`.
+
+    Raises:
+        PublishError: `deployment` measured another network or weight set.
     """
     import keras
 
+    if deployment and (deployment.get("model"), deployment.get("weights")) != \
+            (entry.architecture, entry.tag):
+        raise PublishError(
+            f"The deployment measurements are of {deployment.get('model')} with weights "
+            f"{deployment.get('weights')!r}, not of {entry.name}: run benchmarks/deploy.py "
+            f"--model {entry.architecture} --weights {entry.tag}.")
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / entry.filename
@@ -554,6 +606,8 @@ def write_folder(entry, weights_file, folder, *, model=None, evaluation=None, cu
         shutil.copyfile(confusion, folder / CONFUSION_FILENAME)
     if training:
         (folder / TRAINING_FILENAME).write_text(json.dumps(training, indent=2) + "\n")
+    if deployment:
+        (folder / DEPLOYMENT_FILENAME).write_text(json.dumps(deployment, indent=2) + "\n")
     from keras_preact.pretrained import samples
 
     reference = _reference_outputs(entry, target)
@@ -561,13 +615,13 @@ def write_folder(entry, weights_file, folder, *, model=None, evaluation=None, cu
         (folder / samples.REFERENCE_FILENAME).write_text(json.dumps(reference, indent=2) + "\n")
     model_card(entry, evaluation=evaluation, curves=CURVES_FILENAME if curves else None,
                training=training, confusion=CONFUSION_FILENAME if confusion else None,
-               ).save(folder / "README.md")
+               deployment=deployment).save(folder / "README.md")
     return folder
 
 
 def publish(entry, weights_file, measured, *, repo_id=None, folder=None, tag=None,
             private=False, tolerance=METRIC_TOLERANCE, model=None, upload=True,
-            evaluation=None, curves=None, training=None, confusion=None):
+            evaluation=None, curves=None, training=None, confusion=None, deployment=None):
     """Checks, writes and uploads a weight set, then tags the commit.
 
     Args:
@@ -585,6 +639,7 @@ def publish(entry, weights_file, measured, *, repo_id=None, folder=None, tag=Non
         curves: a training-curve image to ship (see `write_folder`).
         training: the training run's summary to ship (see `write_folder`).
         confusion: a confusion-matrix image to ship (see `write_folder`).
+        deployment: measurements of the exported artifacts to ship (see `write_folder`).
 
     Returns:
         A `PublishResult`; pin `result.commit` as the entry's `revision` (None in a dry
@@ -619,7 +674,8 @@ def publish(entry, weights_file, measured, *, repo_id=None, folder=None, tag=Non
             "write access to the repo)."
         )
     write_folder(entry, weights_file, folder, model=model, evaluation=evaluation,
-                 curves=curves, training=training, confusion=confusion)
+                 curves=curves, training=training, confusion=confusion,
+                 deployment=deployment)
     if not upload:
         return PublishResult(repo_id, None, None, os.fspath(folder), "")
     tag = tag or f"v{__version__}"

@@ -264,6 +264,35 @@ def test_confusion_matrix_and_flip_figure_ship_with_the_card(hub_env, entry, tin
     assert hub_env.hub.requests == []
 
 
+def test_deployment_measurements_ship_with_the_card(hub_env, entry, tiny_weights, tmp_path,
+                                                    capsys):
+    args = _files(tmp_path, entry, tiny_weights.path)
+    deployment = {  # the fields of benchmarks/deploy.py's JSON
+        "model": entry.architecture, "weights": entry.tag, "examples": 20,
+        "data": "folder:/data/cifar10-jpeg/test", "latency": {"images": 8, "rounds": 3},
+        "hardware": {"cpu": "Phone-ish CPU"},
+        "rows": [{"artifact": "Keras float32", "top1_error": 90.0, "top5_error": 50.0,
+                  "size_bytes": None, "latency_ms": 3.21},
+                 {"artifact": "TFLite int8, logits", "top1_error": 91.5, "top5_error": 52.25,
+                  "size_bytes": 307_200, "latency_ms": 0.5}]}
+    path = tmp_path / "deploy.json"
+    path.write_text(json.dumps(deployment))
+    assert _run_cli(args + ["--deployment", str(path), "--dry-run"]) == 0
+    folder = tmp_path / "folder"
+    assert json.loads((folder / publish.DEPLOYMENT_FILENAME).read_text()) == deployment
+    card = (folder / "README.md").read_text()
+    assert "## Deployment" in card and "on Phone-ish CPU, median of 3 rounds of\n8 images" in card
+    assert "| Keras float32 | 90.00 | 50.00 |  | 3.21 |" in card
+    assert "| TFLite int8, logits | 91.50 | 52.25 | 300 | 0.50 |" in card
+    assert f"--model {entry.architecture} --weights {entry.tag} --include-preprocessing" in card
+    # Measurements of another weight set are refused before anything is written.
+    path.write_text(json.dumps(dict(deployment, model="resnet20")))
+    assert _run_cli(args + ["--deployment", str(path), "--folder", str(tmp_path / "other"),
+                            "--dry-run"]) == 1
+    assert "not of preact_resnet8_basic.cifar10" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists() and hub_env.hub.requests == []
+
+
 def test_publish_needs_a_token(hub_env, entry, tiny_weights, tmp_path, monkeypatch):
     monkeypatch.delenv("HF_TOKEN")
     with pytest.raises(PublishError, match="hf auth login"):

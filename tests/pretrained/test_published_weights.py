@@ -110,10 +110,13 @@ def test_publishes_cleanly_to_a_hub_and_loads_back(entry, hub_env, tmp_path):
     repo_id = f"kp-test/{entry.name.replace('.', '-')}"
     training = json.loads((folder / publish.TRAINING_FILENAME).read_text())
     confusion = folder / publish.CONFUSION_FILENAME
+    deployment = folder / publish.DEPLOYMENT_FILENAME
     result = publish.publish(entry, folder / entry.filename, measured, repo_id=repo_id,
                              folder=tmp_path / "repo", evaluation=evaluation,
                              curves=folder / publish.CURVES_FILENAME, training=training,
-                             confusion=confusion if confusion.is_file() else None)
+                             confusion=confusion if confusion.is_file() else None,
+                             deployment=json.loads(deployment.read_text())
+                             if deployment.is_file() else None)
     assert hub.is_commit_sha(result.commit)
     written = {p.name for p in (tmp_path / "repo").iterdir()}
     assert written == {p.name for p in folder.iterdir()}
