@@ -4,7 +4,10 @@ backend only (the export needs it)."""
 
 import importlib.util
 import json
+import os
 import pathlib
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -22,6 +25,7 @@ pytestmark = [
                        reason="export needs the TensorFlow backend"),
 ]
 pytest.importorskip("tensorflow")
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +148,20 @@ def test_evaluate_command_takes_an_artifact(exported, folder, reference, tmp_pat
     assert cli_main(["evaluate", "--artifact", str(exported["tflite"]), "--model", "resnet20",
                      "--data", str(folder)]) == 2
     assert "the artifact is the network" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not _has("jax") or not _has("ai_edge_litert"),
+                    reason="needs JAX and LiteRT")
+def test_a_tflite_file_is_measured_without_tensorflow(exported, folder, reference):
+    """On a machine with Keras on JAX and no TensorFlow (LiteRT and the folder reader need
+    none), in a subprocess that starts without it."""
+    code = ("import json, sys\n"
+            "from keras_preact.deploy import artifacts\n"
+            f"r = artifacts.evaluate_artifact({str(exported['tflite'])!r}, {str(folder)!r})\n"
+            "print(json.dumps([r['top1_error'], r['runtime'], 'tensorflow' in sys.modules]))\n")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    top1, runtime, imported = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (top1, runtime, imported) == (reference["top1_error"], "ai_edge_litert", False)
