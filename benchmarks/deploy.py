@@ -40,6 +40,7 @@ from keras_preact.cli import run_command  # noqa: E402
 from keras_preact.deploy import artifacts, export  # noqa: E402
 from keras_preact.models.spec import ModelSpec  # noqa: E402
 from keras_preact.normalization import Preprocessing  # noqa: E402
+from keras_preact.pretrained import hub, registry  # noqa: E402
 from keras_preact.training import evaluation, reporting  # noqa: E402
 
 # (label, export flags, file suffix)
@@ -75,6 +76,19 @@ def _latency(runners, images, rounds):
                 run(image[None])
                 times[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+def _sha256(model, weights):
+    """The sha256 of the weights measured: a file's (or a folder's model.weights.h5), a
+    registered tag's; None for hf:// weights."""
+    path = pathlib.Path(weights)
+    if path.is_dir():
+        path = path / "model.weights.h5"
+    if path.is_file():
+        return hub.sha256sum(path)
+    if weights.startswith("hf://"):
+        return None
+    return registry.get_weights_entry(f"{model}.{weights}").sha256
 
 
 def _row(label, metrics, size, latency):
@@ -134,7 +148,8 @@ def main(argv=None):
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     output = args.output or ROOT / "benchmarks" / "results" / f"deploy_{args.model}_{stamp}.json"
     reporting.write_json(output, {
-        "model": args.model, "weights": args.weights, "data": reference["data"],
+        "model": args.model, "weights": args.weights,
+        "sha256": _sha256(args.model, args.weights), "data": reference["data"],
         "split": reference["split"], "examples": reference["examples"], "rows": rows,
         "latency": {"images": len(timed), "rounds": args.rounds, "batch": 1},
         "runtimes": {label: m["runtime"] for label, m in measured.items()},

@@ -565,8 +565,9 @@ def write_folder(entry, weights_file, folder, *, model=None, evaluation=None, cu
             `training.json` and summarised in the model card; None for none.
         confusion: a confusion-matrix image (`keras-preact evaluate --confusion-plot`),
             copied as `confusion_matrix.png` and shown in the model card; None for none.
-        deployment: the JSON of `benchmarks/deploy.py` for these weights (a dict),
-            written as `deployment.json` and tabled in the model card; None for none.
+        deployment: the JSON of `benchmarks/deploy.py` for these weights (a dict; its
+            sha256, or without one its weights tag, must be the entry's), written as
+            `deployment.json` and tabled in the model card; None for none.
 
     Returns:
         The folder, as a `pathlib.Path`.
@@ -576,12 +577,14 @@ def write_folder(entry, weights_file, folder, *, model=None, evaluation=None, cu
     """
     import keras
 
-    if deployment and (deployment.get("model"), deployment.get("weights")) != \
-            (entry.architecture, entry.tag):
+    if deployment and (deployment.get("model") != entry.architecture or (
+            deployment.get("sha256") or entry.sha256) != entry.sha256 or (
+            not deployment.get("sha256") and deployment.get("weights") != entry.tag)):
         raise PublishError(
             f"The deployment measurements are of {deployment.get('model')} with weights "
-            f"{deployment.get('weights')!r}, not of {entry.name}: run benchmarks/deploy.py "
-            f"--model {entry.architecture} --weights {entry.tag}.")
+            f"{deployment.get('weights')!r} (sha256 {deployment.get('sha256')}), not of "
+            f"{entry.name}: run benchmarks/deploy.py --model {entry.architecture} "
+            "--weights <these weights>.")
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / entry.filename

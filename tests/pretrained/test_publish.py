@@ -268,7 +268,8 @@ def test_deployment_measurements_ship_with_the_card(hub_env, entry, tiny_weights
                                                     capsys):
     args = _files(tmp_path, entry, tiny_weights.path)
     deployment = {  # the fields of benchmarks/deploy.py's JSON
-        "model": entry.architecture, "weights": entry.tag, "examples": 20,
+        "model": entry.architecture, "weights": "runs/r8/model.weights.h5",
+        "sha256": entry.sha256, "examples": 20,
         "data": "folder:/data/cifar10-jpeg/test", "latency": {"images": 8, "rounds": 3},
         "hardware": {"cpu": "Phone-ish CPU"},
         "rows": [{"artifact": "Keras float32", "top1_error": 90.0, "top5_error": 50.0,
@@ -285,11 +286,18 @@ def test_deployment_measurements_ship_with_the_card(hub_env, entry, tiny_weights
     assert "| Keras float32 | 90.00 | 50.00 |  | 3.21 |" in card
     assert "| TFLite int8, logits | 91.50 | 52.25 | 300 | 0.50 |" in card
     assert f"--model {entry.architecture} --weights {entry.tag} --include-preprocessing" in card
-    # Measurements of another weight set are refused before anything is written.
-    path.write_text(json.dumps(dict(deployment, model="resnet20")))
-    assert _run_cli(args + ["--deployment", str(path), "--folder", str(tmp_path / "other"),
-                            "--dry-run"]) == 1
-    assert "not of preact_resnet8_basic.cifar10" in capsys.readouterr().err
+    # Measurements of other weights are refused before anything is written; without a
+    # sha256 (older JSON) the registered tag must match.
+    capsys.readouterr()
+    for other in ({"model": "resnet20"}, {"sha256": "0" * 64},
+                  {"sha256": None, "weights": "imagenet"}):
+        path.write_text(json.dumps({**deployment, **other}))
+        assert _run_cli(args + ["--deployment", str(path), "--folder",
+                                str(tmp_path / "other"), "--dry-run"]) == 1, other
+        assert "not of preact_resnet8_basic.cifar10" in capsys.readouterr().err
+    path.write_text(json.dumps({**deployment, "sha256": None, "weights": entry.tag}))
+    assert _run_cli(args + ["--deployment", str(path), "--folder", str(tmp_path / "tag"),
+                            "--dry-run"]) == 0
     assert not (tmp_path / "other").exists() and hub_env.hub.requests == []
 
 
