@@ -40,7 +40,7 @@ from keras_preact.cli import run_command  # noqa: E402
 from keras_preact.deploy import artifacts, export  # noqa: E402
 from keras_preact.models.spec import ModelSpec  # noqa: E402
 from keras_preact.normalization import Preprocessing  # noqa: E402
-from keras_preact.pretrained import hub, registry  # noqa: E402
+from keras_preact.pretrained import hub, loading  # noqa: E402
 from keras_preact.training import evaluation, reporting  # noqa: E402
 
 # (label, export flags, file suffix)
@@ -79,16 +79,8 @@ def _latency(runners, images, rounds):
 
 
 def _sha256(model, weights):
-    """The sha256 of the weights measured: a file's (or a folder's model.weights.h5), a
-    registered tag's; None for hf:// weights."""
-    path = pathlib.Path(weights)
-    if path.is_dir():
-        path = path / "model.weights.h5"
-    if path.is_file():
-        return hub.sha256sum(path)
-    if weights.startswith("hf://"):
-        return None
-    return registry.get_weights_entry(f"{model}.{weights}").sha256
+    """The sha256 of the weights file that `weights=` resolves to (tag, path or hf://)."""
+    return hub.sha256sum(loading.resolve_weights(weights, model).path)
 
 
 def _row(label, metrics, size, latency):

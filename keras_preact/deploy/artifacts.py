@@ -60,6 +60,10 @@ def load_interpreter(path):
 class Artifact:
     """An exported network, opened once in its runtime.
 
+    Args:
+        path: a SavedModel folder, `.tflite` or `.onnx` file.
+        signature: the signature to run (SavedModel and TFLite; ONNX files have one).
+
     Attributes:
         path: the file or folder.
         kind: "saved_model", "tflite" or "onnx".
@@ -78,8 +82,9 @@ class Artifact:
         (N, 10)
     """
 
-    def __init__(self, path):
+    def __init__(self, path, signature="serving_default"):
         self.path = pathlib.Path(path)
+        self.signature = signature
         self.kind = artifact_kind(path)
         if not (self.path.is_dir() if self.kind == "saved_model" else self.path.is_file()):
             raise FileNotFoundError(
@@ -92,7 +97,7 @@ class Artifact:
         import tensorflow as tf
 
         self._loaded = tf.saved_model.load(str(self.path))  # keeps the signature alive
-        self._function = self._loaded.signatures["serving_default"]
+        self._function = self._loaded.signatures[self.signature]
         (self._input, spec), = self._function.structured_input_signature[1].items()
         self.input_dtype = np.dtype(spec.dtype.name)
         self.input_shape = tuple(spec.shape)
@@ -101,7 +106,7 @@ class Artifact:
 
     def _open_tflite(self):
         interpreter, self.runtime = load_interpreter(self.path)
-        self._runner = interpreter.get_signature_runner("serving_default")
+        self._runner = interpreter.get_signature_runner(self.signature)
         (self._input, detail), = self._runner.get_input_details().items()
         self._outputs = self._runner.get_output_details()
         self.input_dtype = np.dtype(detail["dtype"])

@@ -346,18 +346,18 @@ def load_images(folder, size, *, limit=None, seed=0):
     return np.stack(images)
 
 
-def run_saved_model(path, images):
-    """Runs a SavedModel's "serving_default" signature with `tf.saved_model.load`
-    (`artifacts.Artifact`).
+def run_saved_model(path, images, signature="serving_default"):
+    """Runs a SavedModel's signature with `tf.saved_model.load` (`artifacts.Artifact`).
 
     Args:
         path: the SavedModel folder.
         images: the signature's input (cast to its dtype).
+        signature: the signature name.
 
     Returns:
         {output name: numpy array}.
     """
-    return Artifact(path)(images)
+    return Artifact(path, signature)(images)
 
 
 def run_tfsm_layer(path, images, endpoint="serving_default"):

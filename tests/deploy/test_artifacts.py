@@ -112,6 +112,9 @@ def test_artifact_reads_its_input_and_labels(exported):
     assert not saved.raw_pixels and saved.input_dtype == np.float32
     outputs = saved(np.zeros((3, 32, 32, 3), np.float32))
     assert outputs["predictions"].shape == (3, len(CLASSES))
+    served = artifacts.Artifact(exported["saved_model"], signature="serve")
+    np.testing.assert_array_equal(served(np.zeros((3, 32, 32, 3), np.float32))["predictions"],
+                                  outputs["predictions"])
 
 
 def test_wrong_requests_say_what_to_do(exported, folder, tmp_path):
