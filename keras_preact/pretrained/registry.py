@@ -278,8 +278,8 @@ WEIGHTS = {entry.name: entry for entry in (
             "--epochs 150 --eval-every 5 --cutout 16 --data /root/kp-data/cifar10-jpeg "
             "--cache-dir /root/kp-data/cache --recipe fast --batch-size 128 --lr 0.1 "
             "--warmup-epochs 1 --warmup-lr 0.01 --weight-decay 5e-4 --label-smoothing 0 "
-            "--mixed-precision auto --seed 0 --verbose 2 --output /root/kp-"
-            "runs/preact_resnet56.cifar10"
+            "--mixed-precision auto --seed 0 --verbose 2 "
+            "--output /root/kp-runs/preact_resnet56.cifar10"
         ),
         paper=None,
         description=(
