@@ -7,6 +7,7 @@ import subprocess
 import sys
 import zipfile
 
+import filelock
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -17,9 +18,12 @@ def wheel_names(tmp_path_factory):
     if importlib.util.find_spec("setuptools") is None:
         pytest.skip("setuptools is not installed in this environment")
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                    "--no-build-isolation", "-w", str(out), str(ROOT)],
-                   check=True, capture_output=True, text=True)
+    # pytest-xdist workers build in the one build/ folder of the source tree, and two
+    # builds at once fail ("No such file or directory: 'build/bdist...'"): take turns.
+    with filelock.FileLock(tmp_path_factory.getbasetemp().parent / "keras_preact-wheel.lock"):
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                        "--no-build-isolation", "-w", str(out), str(ROOT)],
+                       check=True, capture_output=True, text=True)
     (wheel,) = out.glob("keras_preact-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         return set(archive.namelist())
