@@ -7,7 +7,12 @@ and print their final test errors.
 Each run is an output folder of `keras-preact train` (its history.json and
 summary.json), optionally labelled `label=folder` (default label: the model name). A run
 still training (history.json and checkpoint, no summary.json yet) is drawn up to its last
-epoch and reported with its last validation figure; so is a `keras-preact snapshot`.
+epoch and reported with its last validation figure; so is a `keras-preact snapshot`. A
+published weight-set folder (`weights/<name>/` of a checkout, or the Hub repo downloaded)
+that ships its run's `history.json` compares like the run that made it (its `training.json`
+is that run's summary.json).
+
+    keras-preact compare runs/resnet56 weights/preact_resnet56.cifar10
 """
 
 import json
@@ -17,7 +22,8 @@ import sys
 
 def add_arguments(parser):
     """Adds the subcommand's arguments to an `argparse` parser."""
-    parser.add_argument("runs", nargs="+", help="training output folders, [label=]folder")
+    parser.add_argument("runs", nargs="+", help="training output folders or published "
+                        "weight-set folders, [label=]folder")
     parser.add_argument("--output", default="comparison.png", help="PNG to write "
                         "(default comparison.png)")
     parser.add_argument("--title", default="", help="figure title")
@@ -28,6 +34,8 @@ def _load(spec):
     folder = pathlib.Path(folder)
     history, summary = folder / "history.json", folder / "summary.json"
     state = folder / "checkpoint" / "state.json"
+    if not summary.is_file():  # a published weight set ships summary.json as training.json
+        summary = folder / "training.json"
     if summary.is_file():
         summary = json.loads(summary.read_text())
     elif state.is_file():  # still training: name the network from its settings
@@ -37,7 +45,9 @@ def _load(spec):
         summary = None
     if not history.is_file() or summary is None:
         raise FileNotFoundError(f"{folder} is not a keras-preact train output (history.json "
-                                "with summary.json, or with a checkpoint while it trains).")
+                                "with summary.json, or with a checkpoint while it trains) "
+                                "nor a weight set that ships its history (history.json with "
+                                "training.json).")
     return label or summary["model"], json.loads(history.read_text()), summary
 
 

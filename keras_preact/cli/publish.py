@@ -7,11 +7,13 @@ pin in the registry.
         --curves runs/r164/curves.png --training-summary runs/r164/summary.json \\
         --confusion-matrix runs/r164/confusion.png
 
-New weights first need a registry entry; `--draft-entry` (with the same files) prints it.
+The run's per-epoch `history.json` ships too (`--history`; by default the one beside the
+training summary). New weights first need a registry entry; `--draft-entry` (with the same files) prints it.
 
 The token comes from HF_TOKEN or `hf auth login`; it is never printed.
 """
 
+import pathlib
 import sys
 
 from keras_preact.pretrained.metadata import read_json
@@ -53,6 +55,9 @@ def add_arguments(parser):
                         "--confusion-plot)")
     parser.add_argument("--training-summary", metavar="JSON", help="summary.json of the "
                         "keras-preact train run that made the weights, to ship and summarise")
+    parser.add_argument("--history", metavar="JSON", help="history.json of the run, to ship "
+                        "for keras-preact compare (default: the one beside "
+                        "--training-summary, when there is one)")
     parser.add_argument("--deployment", metavar="JSON", help="benchmarks/deploy.py's JSON for "
                         "these weights (exported artifacts measured), to ship and table")
     draft = parser.add_argument_group(
@@ -90,6 +95,17 @@ def _evaluation_report(path):
     when the file holds only bare metrics."""
     data = read_json(path, "the evaluation report")
     return data if isinstance(data, dict) and "per_class_accuracy" in data else None
+
+
+def _history(args):
+    """The run's per-epoch rows to ship: --history, else the training summary's sibling."""
+    path = args.history
+    if path is None and args.training_summary:
+        beside = pathlib.Path(args.training_summary).with_name("history.json")
+        if beside.is_file():
+            path = beside
+            print(f"Shipping the run's history: {path}")
+    return None if path is None else read_json(path, "the training history")
 
 
 def _draft(args):
@@ -150,6 +166,7 @@ def run(args):
             tag=args.tag, private=args.private, tolerance=args.tolerance,
             upload=not args.dry_run, evaluation=evaluation, curves=args.curves,
             training=training, confusion=args.confusion_matrix, deployment=deployment,
+            history=_history(args),
         )
     except WeightsError as error:
         print(f"error: {error}", file=sys.stderr)

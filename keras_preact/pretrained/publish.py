@@ -9,7 +9,7 @@ gets published. Publishing then
    `weights="hf://..."` reads), Keras' `config.json` + `metadata.json` (so that
    `keras.saving.load_model("hf://owner/repo")` works too), `reference_outputs.json`
    (the logits on the package's sample images, `keras_preact.pretrained.samples`), the evaluation
-   report and training curves when given, and a model card `README.md` with
+   report, training curves and per-epoch history when given, and a model card `README.md` with
    `model-index` results;
 2. creates the repo (if needed), uploads the folder in one commit, tags the commit;
 3. returns that commit, which the registry entry must pin as its `revision`.
@@ -52,6 +52,7 @@ CONFUSION_FILENAME = "confusion_matrix.png"
 EVALUATION_FILENAME = "evaluation.json"
 TRAINING_FILENAME = "training.json"
 DEPLOYMENT_FILENAME = "deployment.json"
+HISTORY_FILENAME = "history.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -276,7 +277,7 @@ def check_release(entry, weights_file, measured, *, tolerance=METRIC_TOLERANCE, 
 
 
 def model_card(entry, *, evaluation=None, curves=None, training=None, confusion=None,
-               deployment=None):
+               deployment=None, history=None):
     """The model card (`huggingface_hub.ModelCard`) of a weight set.
 
     Args:
@@ -289,6 +290,7 @@ def model_card(entry, *, evaluation=None, curves=None, training=None, confusion=
         confusion: file name of the confusion-matrix image in the repo, or None.
         deployment: the JSON of `benchmarks/deploy.py` for the weights (exported
             artifacts measured on the test split), or None.
+        history: file name of the run's per-epoch history in the repo, or None.
     """
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
@@ -318,7 +320,7 @@ def model_card(entry, *, evaluation=None, curves=None, training=None, confusion=
         eval_results=results,
     )
     body = (_card_body(entry, dataset_name) + _card_training(training)
-            + _card_measurement(evaluation, curves, confusion)
+            + _card_measurement(evaluation, curves, confusion, history)
             + _card_deployment(entry, deployment))
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
 
@@ -490,7 +492,7 @@ def _card_stop(training):
     return f"stopped: {training.get('status', '?')}"
 
 
-def _card_measurement(evaluation, curves, confusion=None):
+def _card_measurement(evaluation, curves, confusion=None, history=None):
     parts = []
     if evaluation:
         per_class = evaluation.get("per_class_accuracy") or {}
@@ -517,12 +519,11 @@ Rows are the true classes, columns the predicted ones, in percent of each true c
 
 ![confusion matrix]({confusion})
 """)
-    if curves:
-        parts.append(f"""
-## Training curves
-
-![training curves]({curves})
-""")
+    if curves or history:
+        parts.append("\n## Training curves\n" + (
+            f"\n![training curves]({curves})\n" if curves else "") + (
+            f"\nThe run's figures of every epoch ship as `{history}`; `keras-preact compare` "
+            "draws them\nbeside other runs (give it this folder).\n" if history else ""))
     return "".join(parts)
 
 
@@ -548,7 +549,7 @@ def _reference_outputs(entry, weights_file):
 
 
 def write_folder(entry, weights_file, folder, *, model=None, evaluation=None, curves=None,
-                 training=None, confusion=None, deployment=None):
+                 training=None, confusion=None, deployment=None, history=None):
     """Writes the repo's files into `folder`.
 
     Args:
@@ -568,14 +569,20 @@ def write_folder(entry, weights_file, folder, *, model=None, evaluation=None, cu
         deployment: the JSON of `benchmarks/deploy.py` for these weights (a dict; its
             sha256, or without one its weights tag, must be the entry's), written as
             `deployment.json` and tabled in the model card; None for none.
+        history: the training run's per-epoch rows (`history.json` of `keras-preact
+            train`, a list of dicts with an "epoch"), written as `history.json`, from
+            which `keras-preact compare` draws the run beside others; None for none.
 
     Returns:
         The folder, as a `pathlib.Path`.
 
     Raises:
-        PublishError: `deployment` measured another network or weight set.
+        PublishError: `deployment` measured another network or weight set, or
+            `history` is not one row per epoch of `training`.
     """
     import keras
+
+    _check_history(history, training)
 
     if deployment and (deployment.get("model") != entry.architecture or (
             deployment.get("sha256") or entry.sha256) != entry.sha256 or (
@@ -611,6 +618,8 @@ def write_folder(entry, weights_file, folder, *, model=None, evaluation=None, cu
         (folder / TRAINING_FILENAME).write_text(json.dumps(training, indent=2) + "\n")
     if deployment:
         (folder / DEPLOYMENT_FILENAME).write_text(json.dumps(deployment, indent=2) + "\n")
+    if history:
+        (folder / HISTORY_FILENAME).write_text(json.dumps(history, indent=1) + "\n")
     from keras_preact.pretrained import samples
 
     reference = _reference_outputs(entry, target)
@@ -618,13 +627,35 @@ def write_folder(entry, weights_file, folder, *, model=None, evaluation=None, cu
         (folder / samples.REFERENCE_FILENAME).write_text(json.dumps(reference, indent=2) + "\n")
     model_card(entry, evaluation=evaluation, curves=CURVES_FILENAME if curves else None,
                training=training, confusion=CONFUSION_FILENAME if confusion else None,
-               deployment=deployment).save(folder / "README.md")
+               deployment=deployment, history=HISTORY_FILENAME if history else None,
+               ).save(folder / "README.md")
     return folder
+
+
+def _check_history(history, training):
+    """Refuses a history that is not the run's epochs 1..n (n: the summary's epochs)."""
+    if not history:
+        return
+    try:
+        epochs = [row["epoch"] for row in history]
+    except (TypeError, KeyError):
+        raise PublishError("The history is not a list of per-epoch rows with an 'epoch' "
+                           "(history.json of keras-preact train).") from None
+    if epochs != list(range(1, len(epochs) + 1)):
+        raise PublishError(f"The history's epochs are {epochs[:3]}...{epochs[-3:]}, not 1 to "
+                           f"{len(epochs)} in order: pass the run's own history.json.")
+    done = (training or {}).get("epochs_completed")
+    snapshot = (training or {}).get("snapshot") or {}
+    done = snapshot.get("epoch", done)
+    if done is not None and done != len(epochs):
+        raise PublishError(f"The history has {len(epochs)} epochs but the training summary "
+                           f"{done}: pass the history.json of the same run.")
 
 
 def publish(entry, weights_file, measured, *, repo_id=None, folder=None, tag=None,
             private=False, tolerance=METRIC_TOLERANCE, model=None, upload=True,
-            evaluation=None, curves=None, training=None, confusion=None, deployment=None):
+            evaluation=None, curves=None, training=None, confusion=None, deployment=None,
+            history=None):
     """Checks, writes and uploads a weight set, then tags the commit.
 
     Args:
@@ -643,6 +674,7 @@ def publish(entry, weights_file, measured, *, repo_id=None, folder=None, tag=Non
         training: the training run's summary to ship (see `write_folder`).
         confusion: a confusion-matrix image to ship (see `write_folder`).
         deployment: measurements of the exported artifacts to ship (see `write_folder`).
+        history: the training run's per-epoch rows to ship (see `write_folder`).
 
     Returns:
         A `PublishResult`; pin `result.commit` as the entry's `revision` (None in a dry
@@ -678,7 +710,7 @@ def publish(entry, weights_file, measured, *, repo_id=None, folder=None, tag=Non
         )
     write_folder(entry, weights_file, folder, model=model, evaluation=evaluation,
                  curves=curves, training=training, confusion=confusion,
-                 deployment=deployment)
+                 deployment=deployment, history=history)
     if not upload:
         return PublishResult(repo_id, None, None, os.fspath(folder), "")
     tag = tag or f"v{__version__}"

@@ -58,6 +58,21 @@ def test_a_run_still_training_shows_its_last_validation(tmp_path, capsys):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_published_weight_set_compares_like_its_run(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    run = _run(tmp_path / "run", "resnet56", [60, 40, 30, 20], 9.5)
+    published = _run(tmp_path / "preact_resnet56.cifar10", "preact_resnet56", [55, 35, 25],
+                     8.59)
+    (published / "summary.json").rename(published / "training.json")
+    out = tmp_path / "pair.png"
+    assert cli.main(["compare", str(run), str(published), "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "preact_resnet56: 3 epochs, test top-1 error 8.59%" in printed
+    (published / "history.json").unlink()  # sets published before histories shipped
+    assert cli.main(["compare", str(run), str(published), "--output", str(out)]) == 2
+    assert "nor a weight set that ships its history" in capsys.readouterr().err
+
+
 def test_refuses_folders_without_a_run_and_duplicate_labels(tmp_path, capsys):
     a = _run(tmp_path / "a", "resnet20", [50, 40], 9.0)
     (tmp_path / "empty").mkdir()

@@ -142,9 +142,12 @@ def _files(tmp_path, entry, weights, error=90.0):
     Image.new("RGB", (8, 4), (200, 30, 30)).save(curves)
     training = tmp_path / "summary.json"
     training.write_text(json.dumps({  # the fields of a `keras-preact train` summary.json
-        "status": "finished", "epochs_completed": 3, "iterations": 1170,
+        "model": entry.architecture, "test": {"top1_error": error}, "status": "finished", "epochs_completed": 3, "iterations": 1170,
         "recipe": {"batch_size": 128}, "wall_time_s": 3725.0, "images_per_second": 210.4,
         "dtype_policy": "float32", "hardware": {"cpu": "Train CPU", "cpu_count": 1}}))
+    (tmp_path / "history.json").write_text(json.dumps([  # beside summary.json, as train writes
+        {"epoch": e, "accuracy": 0.2 * e, "loss": 2.0 / e, "val_accuracy": 0.1 * e}
+        for e in (1, 2, 3)]))
     return ["preact_resnet8_basic.cifar10", "--entry", str(entry_file),
             "--weights-file", str(weights), "--metrics", str(metrics_file),
             "--curves", str(curves), "--training-summary", str(training),
@@ -170,12 +173,13 @@ def test_publish_round_trip_as_a_user(hub_env, entry, tiny_weights, tmp_path):
     names = {p.name for p in folder.iterdir()}
     assert names == {"model.weights.h5", "keras_preact.json", "config.json", "metadata.json",
                      "README.md", "evaluation.json", "curves.png", "reference_outputs.json",
-                     "training.json"}
+                     "training.json", "history.json"}
     card_text = (folder / "README.md").read_text()
     for needle in ("![training curves](curves.png)", "| cat | 10.0 |", "Test CPU (2 CPUs",
                    "keras-preact evaluate --weights w.h5", "| 90.00 | – |",
                    "3 epochs (1,170 iterations of\n128 images), 1 h 2 min wall time",
-                   "210 training images/s", "on Train CPU (1 CPUs", "stopped: finished"):
+                   "210 training images/s", "on Train CPU (1 CPUs", "stopped: finished",
+                   "every epoch ship as `history.json`"):
         assert needle in card_text, needle
     reference = json.loads((folder / "reference_outputs.json").read_text())
     assert reference["weights"] == entry.name and reference["sha256"] == entry.sha256
@@ -198,6 +202,34 @@ def test_publish_round_trip_as_a_user(hub_env, entry, tiny_weights, tmp_path):
     model = kp.build_resnet(8, family="cifar", weights=f"hf://kp-test/published@{commit}")
     np.testing.assert_allclose(model.predict(tiny_weights.images, verbose=0),
                                tiny_weights.outputs, rtol=1e-5, atol=1e-6)
+
+    # The downloaded repo compares like the run that made it.
+    pytest.importorskip("matplotlib")
+    repo = huggingface_hub.snapshot_download("kp-test/published", revision=commit)
+    done = subprocess.run([sys.executable, "-m", "keras_preact", "compare", repo, "--output",
+                           str(tmp_path / "c.png")], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"{entry.architecture}: 3 epochs, test top-1 error 90.00%" in done.stdout
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_publish_refuses_a_history_of_another_run(hub_env, entry, tiny_weights, tmp_path,
+                                                  capsys):
+    args = _files(tmp_path, entry, tiny_weights.path)
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps([{"epoch": 1, "loss": 1.0}, {"epoch": 2, "loss": 0.5}]))
+    assert _run_cli(args + ["--history", str(other), "--dry-run"]) == 1
+    assert "history has 2 epochs but the training summary 3" in capsys.readouterr().err
+    other.write_text(json.dumps([{"epoch": e, "loss": 1.0} for e in (1, 3, 2)]))
+    assert _run_cli(args + ["--history", str(other), "--dry-run"]) == 1
+    assert "not 1 to 3 in order" in capsys.readouterr().err
+    assert not (tmp_path / "folder").exists()
+    # Without a history beside the summary (nor --history) the set ships none.
+    (tmp_path / "history.json").unlink()
+    assert _run_cli(args + ["--dry-run"]) == 0
+    assert not (tmp_path / "folder" / publish.HISTORY_FILENAME).exists()
+    assert "history.json" not in (tmp_path / "folder" / "README.md").read_text()
 
 
 def _run_cli(args):
