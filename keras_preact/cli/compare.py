@@ -6,8 +6,9 @@ and print their final test errors.
 
 Each run is an output folder of `keras-preact train` (its history.json and
 summary.json), optionally labelled `label=folder` (default label: the model name). A run
-still training (history.json and checkpoint, no summary.json yet) is drawn up to its last
-epoch and reported with its last validation figure; so is a `keras-preact snapshot`. A
+still training (its checkpoint, no summary.json yet) is drawn up to its last epoch and
+reported with its last validation figure, and so are `keras-preact snapshot` folders and the
+checkpoints kept in `weights/in_progress/<name>/`. A
 published weight-set folder (`weights/<name>/` of a checkout, or the Hub repo downloaded)
 that ships its run's `history.json` compares like the run that made it (its `training.json`
 is that run's summary.json).
@@ -36,19 +37,22 @@ def _load(spec):
     state = folder / "checkpoint" / "state.json"
     if not summary.is_file():  # a published weight set ships summary.json as training.json
         summary = folder / "training.json"
+    rows = json.loads(history.read_text()) if history.is_file() else None
     if summary.is_file():
         summary = json.loads(summary.read_text())
     elif state.is_file():  # still training: name the network from its settings
-        config = json.loads(state.read_text())["config"]
-        summary = {"model": config.get("model") or folder.name, "status": "running"}
+        state = json.loads(state.read_text())
+        summary = {"model": state["config"].get("model") or folder.name, "status": "running"}
+        if rows is None:  # a checkpoint copied alone (weights/in_progress/) holds its history
+            rows = state.get("history")
     else:
         summary = None
-    if not history.is_file() or summary is None:
+    if rows is None or summary is None:
         raise FileNotFoundError(f"{folder} is not a keras-preact train output (history.json "
-                                "with summary.json, or with a checkpoint while it trains) "
-                                "nor a weight set that ships its history (history.json with "
+                                "with summary.json, or a checkpoint while it trains) nor a "
+                                "weight set that ships its history (history.json with "
                                 "training.json).")
-    return label or summary["model"], json.loads(history.read_text()), summary
+    return label or summary["model"], rows, summary
 
 
 def _result(rows, summary):

@@ -43,11 +43,18 @@ def test_a_run_still_training_shows_its_last_validation(tmp_path, capsys):
     (running / "checkpoint").mkdir()
     (running / "checkpoint" / "state.json").write_text(json.dumps(
         {"epoch": 3, "config": {"model": "preact_resnet164"}}))
+    # A checkpoint copied alone (weights/in_progress/<name>/) reads its history from it.
+    kept = tmp_path / "in_progress"
+    (kept / "checkpoint").mkdir(parents=True)
+    (kept / "checkpoint" / "state.json").write_text(json.dumps(
+        {"epoch": 2, "config": {"model": "resnet56"},
+         "history": json.loads((running / "history.json").read_text())[:2]}))
     snap = _run(tmp_path / "snap", "preact_resnet20", [50, 30], None)
     (snap / "summary.json").write_text(json.dumps(
         {"model": "preact_resnet20", "status": "snapshot", "test": {"top1_error": 28.0}}))
     out = tmp_path / "three.png"
-    assert cli.main(["compare", str(done), str(running), str(snap), "--output", str(out)]) == 0
+    assert cli.main(["compare", str(done), str(running), str(snap), str(kept),
+                     "--output", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "resnet20: 4 epochs, test top-1 error 9.50%" in printed
     # Validation rows are the odd epochs (index 1): epoch 2 at 1 - 0.65 + 0.02.
@@ -55,6 +62,7 @@ def test_a_run_still_training_shows_its_last_validation(tmp_path, capsys):
         "37.00%" in printed
     assert "preact_resnet20: 2 epochs, snapshot, last validation (epoch 2) top-1 error " \
         "32.00%" in printed
+    assert "resnet56: 2 epochs, running, last validation (epoch 2) top-1 error 37.00%" in printed
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
