@@ -8,10 +8,10 @@ Each run is an output folder of `keras-preact train` (its history.json and
 summary.json), optionally labelled `label=folder` (default label: the model name). A run
 still training (its checkpoint, no summary.json yet) is drawn up to its last epoch and
 reported with its last validation figure, and so are `keras-preact snapshot` folders and the
-checkpoints kept in `weights/in_progress/<name>/`. A
-published weight-set folder (`weights/<name>/` of a checkout, or the Hub repo downloaded)
-that ships its run's `history.json` compares like the run that made it (its `training.json`
-is that run's summary.json).
+checkpoints kept in `weights/in_progress/<name>/`. A published weight-set folder
+(`weights/<name>/` of a checkout, or the Hub repo downloaded) that ships its run's
+`history.json` compares like the run that made it (its `training.json` is that run's
+summary.json).
 
     keras-preact compare runs/resnet56 weights/preact_resnet56.cifar10
 """

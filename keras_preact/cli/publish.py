@@ -8,7 +8,8 @@ pin in the registry.
         --confusion-matrix runs/r164/confusion.png
 
 The run's per-epoch `history.json` ships too (`--history`; by default the one beside the
-training summary). New weights first need a registry entry; `--draft-entry` (with the same files) prints it.
+training summary). New weights first need a registry entry; `--draft-entry` (with the same
+files) prints it.
 
 The token comes from HF_TOKEN or `hf auth login`; it is never printed.
 """

@@ -644,9 +644,7 @@ def _check_history(history, training):
     if epochs != list(range(1, len(epochs) + 1)):
         raise PublishError(f"The history's epochs are {epochs[:3]}...{epochs[-3:]}, not 1 to "
                            f"{len(epochs)} in order: pass the run's own history.json.")
-    done = (training or {}).get("epochs_completed")
-    snapshot = (training or {}).get("snapshot") or {}
-    done = snapshot.get("epoch", done)
+    done = (training or {}).get("epochs_completed")  # a snapshot's: its checkpoint epoch
     if done is not None and done != len(epochs):
         raise PublishError(f"The history has {len(epochs)} epochs but the training summary "
                            f"{done}: pass the history.json of the same run.")

@@ -142,7 +142,8 @@ def _files(tmp_path, entry, weights, error=90.0):
     Image.new("RGB", (8, 4), (200, 30, 30)).save(curves)
     training = tmp_path / "summary.json"
     training.write_text(json.dumps({  # the fields of a `keras-preact train` summary.json
-        "model": entry.architecture, "test": {"top1_error": error}, "status": "finished", "epochs_completed": 3, "iterations": 1170,
+        "model": entry.architecture, "test": {"top1_error": error}, "status": "finished",
+        "epochs_completed": 3, "iterations": 1170,
         "recipe": {"batch_size": 128}, "wall_time_s": 3725.0, "images_per_second": 210.4,
         "dtype_policy": "float32", "hardware": {"cpu": "Train CPU", "cpu_count": 1}}))
     (tmp_path / "history.json").write_text(json.dumps([  # beside summary.json, as train writes
