@@ -31,17 +31,17 @@ def add_arguments(parser):
 
 
 def _load(spec):
+    from keras_preact.training.checkpointing import Checkpoint
+
     label, _, folder = spec.rpartition("=")
     folder = pathlib.Path(folder)
     history, summary = folder / "history.json", folder / "summary.json"
-    state = folder / "checkpoint" / "state.json"
     if not summary.is_file():  # a published weight set ships summary.json as training.json
         summary = folder / "training.json"
     rows = json.loads(history.read_text()) if history.is_file() else None
     if summary.is_file():
         summary = json.loads(summary.read_text())
-    elif state.is_file():  # still training: name the network from its settings
-        state = json.loads(state.read_text())
+    elif (state := Checkpoint(folder).read_state()) is not None:  # still training
         summary = {"model": state["config"].get("model") or folder.name, "status": "running"}
         if rows is None:  # a checkpoint copied alone (weights/in_progress/) holds its history
             rows = state.get("history")

@@ -40,8 +40,9 @@ def test_a_run_still_training_shows_its_last_validation(tmp_path, capsys):
     done = _run(tmp_path / "done", "resnet20", [60, 40, 30, 20], 9.5)
     running = _run(tmp_path / "running", "unused", [55, 35, 25], None)
     (running / "summary.json").unlink()
-    (running / "checkpoint").mkdir()
-    (running / "checkpoint" / "state.json").write_text(json.dumps(
+    # Caught while swapping in its new checkpoint: only checkpoint.old/ is complete.
+    (running / "checkpoint.old").mkdir()
+    (running / "checkpoint.old" / "state.json").write_text(json.dumps(
         {"epoch": 3, "config": {"model": "preact_resnet164"}}))
     # A checkpoint copied alone (weights/in_progress/<name>/) reads its history from it.
     kept = tmp_path / "in_progress"
